@@ -1,0 +1,7 @@
+"""factorbench: evaluation and benchmarking for generative models with factorised representations.
+
+Data flows one way: dataset -> model -> outputs -> metric -> result record -> table
+(see DESIGN.md in the project's shared folder).
+"""
+
+__version__ = "0.1.0"
