@@ -1,0 +1,5 @@
+"""`python -m factorbench` is the `factorbench` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,81 @@
+"""Run a benchmark preset: train what is missing, evaluate what is missing, write records.
+
+Each cell's checkpoint lives in ``<workdir>/checkpoints/<model>-<cell id>/`` (the cell id
+hashes model, model config, dataset, training settings and seed, so a checkpoint is
+reused by every benchmark that asks for the same run). A cell whose checkpoint is
+finished is not retrained; a metric whose records exist is not re-evaluated; a run killed
+part-way resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, List, Optional
+
+from tqdm.auto import tqdm
+
+from ..data import get_dataset
+from ..metrics import EVALUATORS, EvalContext
+from ..seeding import stage_seed
+from ..train import TrainRun, train
+from ..train.checkpoint import load_model
+from ..train.trainer import is_finished
+from .spec import BenchmarkSpec, Cell
+from .store import has_record, make_record, write_record
+
+
+@dataclass
+class RunOptions:
+    preset: str
+    workdir: Path
+    results: Path
+    seeds: Optional[int] = None
+    device: str = "cpu"
+    progress: bool = True
+
+
+def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
+    return Path(workdir) / "checkpoints" / f"{cell.model}-{cell.id}"
+
+
+def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, log: Callable[[str], None] = lambda s: None) -> None:
+    """Train (or resume) the cell's model, then evaluate each metric not yet recorded."""
+    preset = spec.preset(opts.preset)
+    missing = [m for m in preset.metrics
+               if not all(has_record(opts.results, spec.name, opts.preset, cell.id, out)
+                          for out in EVALUATORS.get(m).outputs)]
+    if not missing:
+        return
+    folder = checkpoint_dir(opts.workdir, cell)
+    if is_finished(folder):
+        model = load_model(folder, opts.device)
+    else:
+        run = TrainRun(cell.model, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
+                       dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed)
+        train(run, device=opts.device, resume=True, progress=opts.progress)
+        model = load_model(folder, opts.device)
+    ds = cell.dataset
+    train_ds = get_dataset(ds.name, "train", n=ds.n_train, seed=ds.seed)
+    test_ds = get_dataset(ds.name, "test", n=ds.n_test, seed=ds.seed)
+    for metric in missing:
+        ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
+                          batch_size=preset.eval_batch_size, progress=opts.progress)
+        for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
+            write_record(opts.results, make_record(
+                benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
+                model=cell.model, dataset=dataclasses.asdict(ds), hparams=cell.model_config, grid=cell.grid,
+                seed=cell.seed, protocol=value.protocol, checkpoint=str(folder),
+            ))
+        log(f"{cell.model} {cell.grid} seed {cell.seed}: {metric} done")
+
+
+def run_benchmark(spec: BenchmarkSpec, opts: RunOptions) -> List[Cell]:
+    cells = spec.cells(opts.preset, opts.seeds)
+    bar = tqdm(cells, desc=f"{spec.name} [{opts.preset}]", unit="cell", disable=not opts.progress)
+    for cell in bar:
+        bar.set_postfix_str(f"{cell.model} {cell.grid} seed={cell.seed}")
+        run_cell(spec, cell, opts)
+    bar.close()
+    return cells

@@ -1,0 +1,165 @@
+"""Benchmark specs: one TOML file per thesis table under ``benchmarks/``.
+
+A spec has shared settings under ``[base]``, per-preset overrides under
+``[presets.<name>]`` (merged key by key over ``base``; nested tables merge, lists replace)
+and the table layout under ``[table]``. Every key is checked: a typo is an error naming the
+allowed keys. A resolved preset expands into *cells*: models × grid combinations × seeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from ..config import config_from_dict
+from ..errors import FactorbenchError
+from ..paths import benchmarks_dir
+from ..train.config import TrainConfig
+
+PRESETS = ("ci", "quick", "paper")
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    n_train: Optional[int] = None
+    n_test: Optional[int] = None
+    seed: int = 0
+
+
+@dataclass
+class PresetSpec:
+    """A fully resolved preset: what to train and evaluate."""
+
+    models: List[str]
+    dataset: Dict[str, Any]
+    metrics: List[str]
+    seeds: int = 3
+    grid: Dict[str, Any] = field(default_factory=dict)
+    model: Dict[str, Any] = field(default_factory=dict)
+    train: Dict[str, Any] = field(default_factory=dict)
+    metric_params: Dict[str, Any] = field(default_factory=dict)
+    #: evaluation batch size
+    eval_batch_size: int = 256
+
+
+@dataclass
+class TableSpec:
+    #: grid parameter whose values make the rows
+    rows: str
+    #: metric value names, one column each (per model when the spec has several models)
+    columns: List[str]
+    row_label: str = ""
+    #: spread shown after ±: "std" (over seeds) or "stderr"
+    spread: str = "std"
+    #: thesis table id whose published numbers can be shown beside ours (results/thesis/)
+    thesis: Optional[str] = None
+    #: column headers: metric value name -> label
+    labels: Dict[str, str] = field(default_factory=dict)
+    caption: str = ""
+
+    def __post_init__(self) -> None:
+        if self.spread not in ("std", "stderr"):
+            raise FactorbenchError(f"table.spread must be 'std' or 'stderr', got {self.spread!r}")
+
+
+@dataclass
+class Cell:
+    """One training run and its evaluations: a model, a grid point, a seed."""
+
+    model: str
+    model_config: Dict[str, Any]
+    grid: Dict[str, Any]
+    seed: int
+    dataset: DatasetSpec
+    train: TrainConfig
+
+    @property
+    def id(self) -> str:
+        key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
+               "dataset": vars(self.dataset), "train": vars(self.train)}
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class BenchmarkSpec:
+    name: str
+    title: str
+    path: Path
+    presets: Dict[str, PresetSpec]
+    table: TableSpec
+    description: str = ""
+
+    def preset(self, name: str) -> PresetSpec:
+        if name not in self.presets:
+            raise FactorbenchError(f"benchmark {self.name} has no preset {name!r}; presets: {', '.join(self.presets)}")
+        return self.presets[name]
+
+    def cells(self, preset: str, seeds: Optional[int] = None) -> List[Cell]:
+        p = self.preset(preset)
+        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{self.name}.{preset}.dataset")
+        train = config_from_dict(TrainConfig, p.train, where=f"{self.name}.{preset}.train")
+        keys = sorted(p.grid)
+        for key in keys:
+            if not isinstance(p.grid[key], list) or not p.grid[key]:
+                raise FactorbenchError(f"{self.name}.{preset}.grid.{key} must be a non-empty list")
+        combos = [dict(zip(keys, values)) for values in itertools.product(*(p.grid[k] for k in keys))]
+        n_seeds = p.seeds if seeds is None else seeds
+        if n_seeds <= 0:
+            raise FactorbenchError("the number of seeds must be positive")
+        return [
+            Cell(model, {**p.model, **combo}, combo, seed, dataset, train)
+            for model in p.models for combo in combos for seed in range(n_seeds)
+        ]
+
+
+def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def find_spec(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        return path
+    candidate = benchmarks_dir() / f"{name_or_path}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(spec_names()) or "none"
+    raise FactorbenchError(f"no benchmark {name_or_path!r}; known: {known}")
+
+
+def spec_names() -> List[str]:
+    root = benchmarks_dir()
+    return sorted(p.stem for p in root.glob("*.toml")) if root.is_dir() else []
+
+
+def load_spec(name_or_path: str) -> BenchmarkSpec:
+    path = find_spec(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise FactorbenchError(f"{path}: invalid TOML ({exc})") from None
+    allowed = {"name", "title", "description", "base", "presets", "table"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise FactorbenchError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    for key in ("name", "title", "base", "presets", "table"):
+        if key not in raw:
+            raise FactorbenchError(f"{path}: missing {key!r}")
+    bad = sorted(set(raw["presets"]) - set(PRESETS))
+    if bad:
+        raise FactorbenchError(f"{path}: unknown preset(s) {', '.join(bad)}; presets are {', '.join(PRESETS)}")
+    presets = {
+        name: config_from_dict(PresetSpec, _merge(raw["base"], raw["presets"][name]), where=f"{path.name} preset {name}")
+        for name in PRESETS if name in raw["presets"]
+    }
+    table = config_from_dict(TableSpec, raw["table"], where=f"{path.name} table")
+    return BenchmarkSpec(raw["name"], raw["title"], path, presets, table, raw.get("description", ""))

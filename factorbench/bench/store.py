@@ -1,0 +1,76 @@
+"""The results store: every metric value is one JSON record in its own file.
+
+Layout: ``<results>/records/<benchmark>/<preset>/<cell id>.<metric>.json``. One file per
+record, written atomically, means concurrent writers never corrupt each other and a
+re-run overwrites a record instead of duplicating it. Tables are views over these records
+(:func:`load_records` gives a pandas DataFrame).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import FactorbenchError
+from ..fileio import atomic_write_json
+from ..versions import git_commit, package_versions
+
+
+def records_dir(results: Path, benchmark: str, preset: str) -> Path:
+    return Path(results) / "records" / benchmark / preset
+
+
+def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric: str) -> Path:
+    return records_dir(results, benchmark, preset) / f"{cell_id}.{metric}.json"
+
+
+def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value: float, model: str,
+                dataset: Dict[str, Any], hparams: Dict[str, Any], grid: Dict[str, Any], seed: int,
+                protocol: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
+    return {
+        "benchmark": benchmark, "preset": preset, "cell": cell_id, "metric": metric, "value": value,
+        "model": model, "dataset": dataset, "hparams": hparams, "grid": grid, "seed": seed,
+        "protocol": protocol, "checkpoint": checkpoint, "versions": package_versions(),
+        "factorbench": __version__, "git_commit": git_commit(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_record(results: Path, record: Dict[str, Any]) -> Path:
+    path = record_path(results, record["benchmark"], record["preset"], record["cell"], record["metric"])
+    return atomic_write_json(path, record)
+
+
+def has_record(results: Path, benchmark: str, preset: str, cell_id: str, metric: str) -> bool:
+    return record_path(results, benchmark, preset, cell_id, metric).exists()
+
+
+def read_records(results: Path, benchmark: str, preset: str) -> List[Dict[str, Any]]:
+    folder = records_dir(results, benchmark, preset)
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            out.append(json.loads(path.read_text()))
+        except json.JSONDecodeError as exc:
+            raise FactorbenchError(f"result record {path} is corrupt ({exc}); delete it and re-run") from None
+    return out
+
+
+def load_records(results: Path, benchmark: str, preset: str) -> pd.DataFrame:
+    """Records as a DataFrame: one row per record, grid parameters as their own columns."""
+    records = read_records(results, benchmark, preset)
+    if not records:
+        raise FactorbenchError(
+            f"no results for benchmark {benchmark} preset {preset} under {records_dir(results, benchmark, preset)}; "
+            f"run `factorbench bench run {benchmark} --preset {preset}` first"
+        )
+    rows = []
+    for r in records:
+        rows.append({"model": r["model"], "metric": r["metric"], "value": r["value"], "seed": r["seed"],
+                     "cell": r["cell"], **{f"grid.{k}": v for k, v in r["grid"].items()}})
+    return pd.DataFrame(rows)

@@ -1,0 +1,201 @@
+"""Paper-style tables as views over result records (SPEC §5).
+
+:func:`aggregate` groups records by (model, row value, metric) and computes mean, sample
+standard deviation (ddof = 1) over seeds, standard error (std/√n) and n. :func:`render`
+writes Markdown, LaTeX or CSV: "mean ± std" (or ± stderr), the best mean of each column in
+bold according to the metric's direction, missing cells as "—", and optionally the
+thesis's published number beside ours. Accuracies (``*_acc``, ``*_chance``) are shown in %.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import pandas as pd
+
+from ..errors import FactorbenchError
+from ..metrics import metric_direction
+from .spec import BenchmarkSpec, TableSpec
+from .thesis import thesis_entry, thesis_numbers
+
+MISSING = "—"
+
+
+def is_fraction(metric: str) -> bool:
+    return metric.endswith("_acc") or metric.endswith("_chance")
+
+
+def aggregate(records: List[Dict[str, Any]], rows: str) -> pd.DataFrame:
+    """Per (model, row, metric): mean, std (ddof=1, NaN for one seed), stderr, n."""
+    if not records:
+        raise FactorbenchError("no records to aggregate")
+    df = pd.DataFrame(
+        {"model": r["model"], "row": r["grid"].get(rows), "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
+        for r in records
+    )
+    if df["row"].isna().any():
+        raise FactorbenchError(f"some records have no grid parameter {rows!r} (the table's rows)")
+    g = df.groupby(["model", "row", "metric"])["value"]
+    out = g.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
+    out["stderr"] = out["std"] / out["n"].map(math.sqrt)
+    return out
+
+
+@dataclass
+class Column:
+    model: str
+    metric: str
+    label: str
+    direction: str
+    thesis: Dict[Any, str] = field(default_factory=dict)
+
+
+@dataclass
+class Table:
+    title: str
+    caption: str
+    row_label: str
+    rows: List[Any]
+    columns: List[Column]
+    stats: pd.DataFrame
+    spread: str
+
+    def cell(self, row, col: Column) -> Optional[pd.Series]:
+        s = self.stats
+        hit = s[(s["model"] == col.model) & (s["metric"] == col.metric) & (s["row"] == row)]
+        return None if hit.empty else hit.iloc[0]
+
+
+def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
+    t: TableSpec = spec.table
+    stats = aggregate(records, t.rows)
+    models = spec.preset(preset).models
+    rows = sorted(stats["row"].unique(), key=_sort_key)
+    thesis = thesis_numbers(t.thesis) if (show_thesis and t.thesis) else None
+    columns = []
+    for metric in t.columns:
+        for model in models:
+            label = t.labels.get(metric, metric) + (f" {model}" if len(models) > 1 else "")
+            col = Column(model, metric, label + (" (%)" if is_fraction(metric) else ""), metric_direction(metric))
+            if thesis is not None:
+                col.thesis = {r: e for r in rows if (e := thesis_entry(thesis, model, r, metric)) is not None}
+            columns.append(col)
+    return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats, t.spread)
+
+
+def _sort_key(v):
+    return (0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v))
+
+
+def _caption(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], stats: pd.DataFrame) -> str:
+    seeds = sorted({r["seed"] for r in records})
+    ds = records[0]["dataset"]
+    defs = {}
+    for r in records:
+        d = r["protocol"].get("definition")
+        if d and r["metric"] not in defs:
+            defs[r["metric"]] = d
+    spread = "standard deviation" if spec.table.spread == "std" else "standard error"
+    parts = [
+        f"{spec.table.caption or spec.title}.",
+        f"Preset {preset}; dataset {ds['name']} (train n={ds['n_train'] or 'default'}, test n={ds['n_test'] or 'default'}).",
+        f"Mean ± {spread} over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); best per column in bold.",
+    ]
+    parts += [f"{m}: {d}." for m, d in defs.items()]
+    return " ".join(parts)
+
+
+def _decimals(mean: float, metric: str) -> int:
+    """3 decimals for small unscaled values (AP, sharpness), else 2; the spread follows its mean."""
+    return 3 if abs(mean) < 1 and not is_fraction(metric) else 2
+
+
+def _fmt_number(value: float, metric: str, decimals: int) -> str:
+    return f"{value * 100 if is_fraction(metric) else value:.{decimals}f}"
+
+
+def _best_rows(table: Table, col: Column) -> set:
+    if col.direction not in ("lower", "higher"):
+        return set()
+    means = {r: c["mean"] for r in table.rows if (c := table.cell(r, col)) is not None}
+    if not means:
+        return set()
+    best = (min if col.direction == "lower" else max)(means.values())
+    return {r for r, m in means.items() if m == best}
+
+
+def _cells(table: Table) -> List[List[Tuple[str, bool]]]:
+    """Header and body as (text, is_best) pairs; renderers add their own markup."""
+    header = [(table.row_label, False)]
+    for col in table.columns:
+        header.append((col.label, False))
+        if col.thesis:
+            header.append((f"{col.label} (thesis)", False))
+    body = []
+    best = {id(col): _best_rows(table, col) for col in table.columns}
+    for r in table.rows:
+        line = [(str(r), False)]
+        for col in table.columns:
+            c = table.cell(r, col)
+            if c is None:
+                line.append((MISSING, False))
+            else:
+                decimals = _decimals(c["mean"], col.metric)
+                text = _fmt_number(c["mean"], col.metric, decimals)
+                spread = c["std"] if table.spread == "std" else c["stderr"]
+                if not math.isnan(spread):
+                    text += f" ± {_fmt_number(spread, col.metric, decimals)}"
+                line.append((text, r in best[id(col)]))
+            if col.thesis:
+                line.append((col.thesis.get(r, MISSING), False))
+        body.append(line)
+    return [header] + body
+
+
+def render_markdown(table: Table) -> str:
+    rows = [[f"**{t}**" if b else t for t, b in r] for r in _cells(table)]
+    lines = [f"### {table.title}", "", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    lines += ["", table.caption, ""]
+    return "\n".join(lines)
+
+
+LATEX_ESCAPES = (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"), ("#", r"\#"),
+                 ("±", r"$\pm$"), ("—", "--"), ("β", r"$\beta$"), ("λ", r"$\lambda$"), ("Σ", r"$\Sigma$"),
+                 ("μ", r"$\mu$"))
+
+
+def latex_escape(s: str) -> str:
+    for a, b in LATEX_ESCAPES:
+        s = s.replace(a, b)
+    return s
+
+
+def render_latex(table: Table) -> str:
+    def line(cells):
+        return " & ".join(r"\textbf{" + latex_escape(t) + "}" if b else latex_escape(t) for t, b in cells) + r" \\"
+    rows = _cells(table)
+    out = [r"\begin{table}[t]", r"\centering", r"\begin{tabular}{l" + "c" * (len(rows[0]) - 1) + "}", r"\toprule",
+           line(rows[0]), r"\midrule"]
+    out += [line(r) for r in rows[1:]]
+    out += [r"\bottomrule", r"\end{tabular}", r"\caption{" + latex_escape(table.caption) + "}", r"\end{table}", ""]
+    return "\n".join(out)
+
+
+def render_csv(table: Table) -> str:
+    """Machine-readable: one line per (row, column) with mean, std, stderr, n and thesis."""
+    lines = []
+    for r in table.rows:
+        for col in table.columns:
+            c = table.cell(r, col)
+            values = (c["mean"], c["std"], c["stderr"], int(c["n"])) if c is not None else ("", "", "", 0)
+            lines.append({"row_param": table.row_label, "row": r, "model": col.model, "metric": col.metric,
+                          "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
+                          "thesis": col.thesis.get(r, "")})
+    return pd.DataFrame(lines).to_csv(index=False)
+
+
+RENDERERS = {"md": render_markdown, "latex": render_latex, "csv": render_csv}
+EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv"}

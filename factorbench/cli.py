@@ -1,0 +1,263 @@
+"""The ``factorbench`` command line (SPEC §1). One small function per command: parse,
+call the library, print. A :class:`~factorbench.errors.FactorbenchError` becomes one line
+on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+
+from .errors import FactorbenchError
+
+
+class Group(click.Group):
+    """A click group that turns user errors into one line instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except FactorbenchError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+def progress_enabled(ctx: click.Context) -> bool:
+    return not ctx.obj.get("quiet") and sys.stderr.isatty()
+
+
+def device_option(f):
+    return click.option("--device", default=None, metavar="cpu|cuda",
+                        help="Where to run (default: cuda if available, else cpu).")(f)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.version_option(package_name="factorbench")
+@click.pass_context
+def main(ctx: click.Context, quiet: bool) -> None:
+    """factorbench: train, evaluate and tabulate generative models with factorised
+    representations, reproducing the tables of the thesis.
+
+    Start with `factorbench bench run vae_beta_sweep --preset quick`, then look at
+    results/tables/.
+    """
+    ctx.ensure_object(dict)["quiet"] = quiet
+
+
+# ---------------------------------------------------------------------------- datasets
+@main.group(cls=Group)
+def datasets() -> None:
+    """List, preview and build datasets."""
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """Show every registered dataset: kind, image shape, split sizes, fields, cache state."""
+    from .data import DATASETS
+
+    for name in DATASETS.names():
+        source = DATASETS.get(name)
+        d = source.describe()
+        cached = "cached" if all(source.is_cached(s) for s in d["sizes"]) else "not built"
+        shape = "x".join(map(str, d["image_shape"]))
+        sizes = " ".join(f"{k}={v}" for k, v in d["sizes"].items())
+        click.echo(f"{name:18} {d['kind']:10} {shape:9} {sizes:22} {','.join(d['fields']):32} {cached}")
+
+
+@datasets.command("show")
+@click.argument("name")
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
+@click.option("--split", default="train", show_default=True)
+@click.option("-n", "--n", "count", default=16, show_default=True, help="Number of images in the grid.")
+@click.option("--seed", default=0, show_default=True, help="Dataset generation seed.")
+def datasets_show(name: str, out: str, split: str, count: int, seed: int) -> None:
+    """Draw a grid of NAME's images with masks and boxes overlaid."""
+    from .data import get_dataset
+    from .data.preview import preview_grid
+
+    ds = get_dataset(name, split, seed=seed)
+    path = preview_grid(ds, n=min(count, len(ds)), out_path=Path(out))
+    click.echo(f"wrote {path}")
+
+
+@datasets.command("prepare")
+@click.argument("name")
+@click.option("--n-train", type=int, default=None, help="Training-split size (default: the dataset's).")
+@click.option("--n-test", type=int, default=None, help="Test-split size (default: the dataset's).")
+@click.option("--seed", default=0, show_default=True)
+def datasets_prepare(name: str, n_train: Optional[int], n_test: Optional[int], seed: int) -> None:
+    """Build NAME's train and test splits and cache them on disk."""
+    from .data import get_dataset
+
+    for split, n in (("train", n_train), ("test", n_test)):
+        ds = get_dataset(name, split, n=n, seed=seed)
+        click.echo(f"{name}/{split}: {len(ds)} images {'x'.join(map(str, ds.image_shape))} -> {ds.info.get('cache')}")
+
+
+# ---------------------------------------------------------------------------- train
+def _parse_sets(pairs: Tuple[str, ...]) -> dict:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise FactorbenchError(f"--set expects KEY=VALUE, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
+@main.command("train")
+@click.argument("model")
+@click.option("--dataset", required=True, help="Dataset name (see `factorbench datasets list`).")
+@click.option("--preset", default="quick", show_default=True, help="Training preset of the model (ci, quick, paper).")
+@click.option("--seed", default=0, show_default=True, help="Master seed.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Model config override, e.g. --set beta=4.")
+@click.option("--epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints (default: every epoch).")
+@click.option("--n-train", type=int, default=None, help="Training-split size (default: the dataset's).")
+@device_option
+@click.pass_context
+def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train, device):
+    """Train MODEL on DATASET; checkpoints, config.json and losses.csv go to --out."""
+    from .config import config_from_dict
+    from .device import resolve_device
+    from .models import MODELS
+    from .train import TrainConfig, TrainRun, train
+
+    cls = MODELS.get(model)
+    if preset not in cls.train_presets:
+        raise FactorbenchError(f"model {model} has no training preset {preset!r}; presets: {', '.join(cls.train_presets)}")
+    values = dict(cls.train_presets[preset])
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
+        if value is not None:
+            values[key] = value
+    train_config = config_from_dict(TrainConfig, values, where="train")
+    folder = Path(out) if out else Path("runs") / "train" / f"{model}-{dataset}-seed{seed}"
+    run = TrainRun(model, _parse_sets(sets), dataset, folder, seed=seed, train=train_config, dataset_n=n_train)
+    train(run, device=resolve_device(device), resume=resume, progress=progress_enabled(ctx))
+    click.echo(f"trained {model} on {dataset} -> {folder}")
+
+
+# ---------------------------------------------------------------------------- bench
+@main.group(cls=Group)
+def bench() -> None:
+    """Run benchmarks: one thesis table each (see benchmarks/)."""
+
+
+@bench.command("list")
+def bench_list() -> None:
+    """Show the benchmark specs and their presets."""
+    from .bench.spec import load_spec, spec_names
+
+    for name in spec_names():
+        spec = load_spec(name)
+        click.echo(f"{name:24} [{', '.join(spec.presets)}]  {spec.title}")
+
+
+@bench.command("run")
+@click.argument("spec")
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
+@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the preset's).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Checkpoints (default: ./runs).")
+@click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
+@click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")
+@device_option
+@click.pass_context
+def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device):
+    """Train what is missing, evaluate, append records, and write SPEC's table."""
+    from .bench.output import write_tables
+    from .bench.runner import RunOptions, run_benchmark
+    from .bench.spec import load_spec
+    from .device import resolve_device
+    from .paths import default_results_dir, default_workdir
+
+    s = load_spec(spec)
+    opts = RunOptions(preset, Path(workdir) if workdir else default_workdir(),
+                      Path(results) if results else default_results_dir(), seeds, resolve_device(device),
+                      progress_enabled(ctx))
+    run_benchmark(s, opts)
+    show = (preset == "paper") if thesis is None else thesis
+    paths = write_tables(s, preset, opts.results, show_thesis=show)
+    click.echo(paths["md"].read_text())
+    click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
+
+
+@main.command("table")
+@click.argument("spec")
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
+@click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(["md", "latex", "csv"]))
+@click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
+@click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")
+def table_cmd(spec, preset, fmt, results, thesis):
+    """Rebuild SPEC's paper-style table from stored records and print it."""
+    from .bench.output import write_tables
+    from .bench.spec import load_spec
+    from .paths import default_results_dir
+
+    s = load_spec(spec)
+    show = (preset == "paper") if thesis is None else thesis
+    paths = write_tables(s, preset, Path(results) if results else default_results_dir(), formats=[fmt], show_thesis=show)
+    click.echo(paths[fmt].read_text())
+
+
+# ---------------------------------------------------------------------------- regress
+@main.command("regress")
+@click.option("--update", is_flag=True, help="Rewrite the baselines from this run instead of comparing.")
+@click.option("--bench", "names", multiple=True, help="Only these benchmarks (default: every spec with a ci preset).")
+@click.option("--baselines", type=click.Path(file_okay=False), default=None, help="Baseline folder (default: results/baselines).")
+@click.option("--workdir", type=click.Path(file_okay=False), default=None,
+              help="Where to train (default: a fresh temporary folder). Finished runs found there are reused.")
+@device_option
+@click.pass_context
+def regress_cmd(ctx, update, names, baselines, workdir, device):
+    """Re-run the ci preset of each benchmark and compare with the stored baselines.
+
+    Exits 1 and prints a diff table when a value moved by more than its tolerance
+    (see factorbench/bench/regress.py for how tolerances come from the seed spread).
+    """
+    from .bench.regress import compare, diff_table, make_baseline, read_baseline, write_baseline
+    from .bench.runner import RunOptions, run_benchmark
+    from .bench.spec import load_spec, spec_names
+    from .bench.store import read_records
+    from .device import resolve_device
+    from .paths import baselines_dir
+
+    specs = [load_spec(n) for n in (names or spec_names())]
+    specs = [s for s in specs if "ci" in s.presets]
+    if not specs:
+        raise FactorbenchError("no benchmark with a ci preset to regress")
+    base_dir = Path(baselines) if baselines else baselines_dir()
+    with tempfile.TemporaryDirectory(prefix="factorbench-regress-") as tmp:
+        root = Path(workdir) if workdir else Path(tmp)
+        drifts = []
+        for s in specs:
+            opts = RunOptions("ci", root / "runs", root / "results", None, resolve_device(device), progress_enabled(ctx))
+            run_benchmark(s, opts)
+            records = read_records(opts.results, s.name, "ci")
+            path = base_dir / f"{s.name}.json"
+            if update:
+                write_baseline(path, make_baseline(s, records))
+                click.echo(f"updated {path}")
+            else:
+                drifts += compare(s, read_baseline(path), records)
+    if update:
+        return
+    click.echo(diff_table(drifts))
+    bad = [d for d in drifts if d.status != "ok"]
+    if bad:
+        click.echo(f"regress: {len(bad)} of {len(drifts)} values drifted or are missing", err=True)
+        sys.exit(1)
+    click.echo(f"regress: all {len(drifts)} values within tolerance")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Metrics (SPEC §4): pure functions over tensors/arrays, plus thin evaluators.
+
+An *evaluator* is registered by name in :data:`EVALUATORS` and turns an
+:class:`EvalContext` (a trained model and its dataset splits) into metric values, each
+with its protocol. :data:`DIRECTIONS` says, per metric value name, whether lower or
+higher is better (tables bold the best by it).
+"""
+
+from .evaluate import DIRECTIONS, EVALUATORS, EvalContext, MetricValue, metric_direction  # noqa: F401
+from . import reconstruction, probes  # noqa: F401  (register their evaluators)

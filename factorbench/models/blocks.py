@@ -1,0 +1,65 @@
+"""Shared layers: the small convolutional encoder/decoder of §5.4.1.
+
+Encoder: 4 conv layers (kernel 4, stride 2) with batch norm, then 2 fully connected
+layers. Decoder: 1 fully connected layer to a (8c, s, s) map, 4 transposed convs
+(kernel 4, stride 2) with batch norm, and a final 3x3 conv: 5 conv layers, as the thesis
+describes. Image sides must be multiples of 16 (32 -> 2x2, 64 -> 4x4 at the bottleneck).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import FactorbenchError
+
+
+def bottleneck_side(image_size: int, downsamplings: int = 4) -> int:
+    factor = 2**downsamplings
+    if image_size % factor:
+        raise FactorbenchError(f"image side {image_size} is not a multiple of {factor}, required by the conv backbone")
+    return image_size // factor
+
+
+class ConvEncoder(nn.Module):
+    """x (B,C,H,W) -> features (B, out_features); 4 conv+BN layers and 2 FC layers (§5.4.1)."""
+
+    def __init__(self, image_shape: Sequence[int], out_features: int, base_channels: int = 32, hidden: int = 256):
+        super().__init__()
+        c, h, w = image_shape
+        if h != w:
+            raise FactorbenchError(f"conv backbone expects square images, got {h}x{w}")
+        side = bottleneck_side(h)
+        chans = [c, base_channels, base_channels * 2, base_channels * 4, base_channels * 8]
+        layers = []
+        for cin, cout in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(chans[-1] * side * side, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, out_features)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.convs(x))
+
+
+class ConvDecoder(nn.Module):
+    """z (B, latent) -> image (B,C,H,W) in [0,1]; FC, 4 transposed conv+BN, final conv (§5.4.1)."""
+
+    def __init__(self, latent_dim: int, image_shape: Sequence[int], base_channels: int = 32):
+        super().__init__()
+        c, h, _ = image_shape
+        self.side = bottleneck_side(h)
+        self.top = base_channels * 8
+        self.fc = nn.Sequential(nn.Linear(latent_dim, self.top * self.side * self.side), nn.ReLU())
+        chans = [self.top, base_channels * 4, base_channels * 2, base_channels, base_channels]
+        layers = []
+        for cin, cout in zip(chans[:-1], chans[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        layers += [nn.Conv2d(base_channels, c, 3, 1, 1), nn.Sigmoid()]
+        self.convs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.convs(self.fc(z).view(-1, self.top, self.side, self.side))

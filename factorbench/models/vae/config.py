@@ -1,0 +1,37 @@
+"""Configuration of the VAE / β-VAE (thesis §1.1, §3.2.2; SPEC §3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import FactorbenchError
+
+LIKELIHOODS = ("empirical", "constant")
+BACKBONES = ("conv",)
+
+
+@dataclass
+class VAEConfig:
+    #: size of the latent code z (32 for the toy set of §5.4.1)
+    latent_dim: int = 32
+    #: weight of the KL term (eq. 1.3); 1 is the plain VAE
+    beta: float = 1.0
+    #: "empirical": Gaussian likelihood with the empirical variance of the batch residuals,
+    #: minimise (N/2)·log σ̂² (§1.1, the default); "constant": sum of squared errors, i.e. a
+    #: fixed σ² = 1/2, "a β-VAE with unknown β"
+    likelihood: str = "empirical"
+    #: encoder/decoder family; "conv" is §5.4.1 (ResNet of §3.5 arrives with Chapter 3)
+    backbone: str = "conv"
+    base_channels: int = 32
+    #: Adam settings used throughout the thesis: lr 2e-4, β1 0.5, β2 0.999
+    lr: float = 2e-4
+    adam_beta1: float = 0.5
+    adam_beta2: float = 0.999
+
+    def __post_init__(self) -> None:
+        if self.likelihood not in LIKELIHOODS:
+            raise FactorbenchError(f"vae: likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
+        if self.backbone not in BACKBONES:
+            raise FactorbenchError(f"vae: backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.latent_dim <= 0 or self.beta < 0:
+            raise FactorbenchError("vae: latent_dim must be positive and beta non-negative")

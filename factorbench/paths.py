@@ -1,0 +1,39 @@
+"""Where things live.
+
+- Data shipped with the repository (benchmark specs, thesis numbers, CI baselines) is read
+  from the project root: the folder above the ``factorbench`` package (an editable
+  install, as the README uses) or, failing that, the current folder.
+- What a user's runs produce goes under the current folder unless told otherwise:
+  ``runs/`` (checkpoints; ``--workdir`` or ``FACTORBENCH_WORKDIR``) and ``results/``
+  (records and tables; ``--results`` or ``FACTORBENCH_RESULTS``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "benchmarks").is_dir() else Path.cwd()
+
+
+def benchmarks_dir() -> Path:
+    return project_root() / "benchmarks"
+
+
+def thesis_file() -> Path:
+    return project_root() / "results" / "thesis" / "thesis_numbers.csv"
+
+
+def baselines_dir() -> Path:
+    return project_root() / "results" / "baselines"
+
+
+def default_workdir() -> Path:
+    return Path(os.environ.get("FACTORBENCH_WORKDIR", "runs"))
+
+
+def default_results_dir() -> Path:
+    return Path(os.environ.get("FACTORBENCH_RESULTS", "results"))

@@ -1,0 +1,85 @@
+"""The checkpoint folder (DESIGN.md) and how it is written and read.
+
+    config.json   everything needed to rebuild the run: model name and config, image
+                  shape, dataset, train config, master seed, package versions
+    model.pt      the model's state dict (the evaluation artefact)
+    trainer.pt    the full resumable state: model and optimiser state dicts, step, RNG
+                  states, ``finished`` flag
+    losses.csv    per-step losses
+
+``trainer.pt`` carries its own copy of the weights so that resuming never depends on two
+files having been written in step: a process killed between the two writes resumes from
+the consistent ``trainer.pt``. Every file is written atomically and loaded with
+``weights_only=True`` (a checkpoint cannot run code).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import torch
+
+from ..errors import FactorbenchError
+from ..fileio import atomic_torch_save, atomic_write_json
+from ..models import GenerativeModel, build_model
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.pt"
+TRAINER_FILE = "trainer.pt"
+LOSSES_FILE = "losses.csv"
+
+
+def write_run_config(folder: Path, run_config: Dict[str, Any]) -> None:
+    atomic_write_json(Path(folder) / CONFIG_FILE, run_config)
+
+
+def read_run_config(folder: Path) -> Dict[str, Any]:
+    path = Path(folder) / CONFIG_FILE
+    if not path.exists():
+        raise FactorbenchError(f"{folder} is not a checkpoint folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FactorbenchError(f"{path} is corrupt: {exc}") from None
+    for key in ("model", "model_config", "image_shape"):
+        if key not in config:
+            raise FactorbenchError(f"{path} is missing {key!r}; not a factorbench checkpoint")
+    return config
+
+
+def load_state(path: Path, device: str = "cpu") -> Dict[str, Any]:
+    """``torch.load`` with ``weights_only=True``; a damaged file is a one-line error."""
+    if not path.exists():
+        raise FactorbenchError(f"checkpoint file {path} is missing")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many kinds for truncated/garbage files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FactorbenchError(f"checkpoint file {path} is corrupt or unreadable ({reason})") from None
+
+
+def apply_state_dict(model: GenerativeModel, state: Dict[str, Any], where: Path) -> None:
+    """Load weights strictly; a shape or key mismatch names the config as the likely cause."""
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]
+        raise FactorbenchError(
+            f"weights in {where} do not match the model built from {where.parent / CONFIG_FILE} ({detail})"
+        ) from None
+
+
+def save_model(folder: Path, model: GenerativeModel) -> None:
+    atomic_torch_save(Path(folder) / MODEL_FILE, model.state_dict())
+
+
+def load_model(folder: Path, device: str = "cpu") -> GenerativeModel:
+    """Rebuild the model of checkpoint ``folder`` from its config and load ``model.pt``."""
+    folder = Path(folder)
+    config = read_run_config(folder)
+    model = build_model(config["model"], config["model_config"], config["image_shape"])
+    apply_state_dict(model, load_state(folder / MODEL_FILE, device), folder / MODEL_FILE)
+    return model.to(device).eval()
