@@ -1,0 +1,65 @@
+import textwrap
+
+import pytest
+
+from factorbench.bench.spec import load_spec, spec_names
+from factorbench.errors import FactorbenchError
+
+
+def write(tmp_path, body):
+    path = tmp_path / "s.toml"
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+BASE = """
+    name = "s"
+    title = "S"
+    [base]
+    models = ["vae"]
+    seeds = 2
+    metrics = ["recon_mse"]
+    dataset = { name = "digits-rgb", n_train = 100 }
+    model = { latent_dim = 8 }
+    grid = { beta = [1.0, 2.0] }
+    [presets.ci]
+    dataset = { n_test = 50 }
+    model = { beta = 3.0 }
+    grid = { latent_dim = [4, 6] }
+    [presets.quick]
+    seeds = 1
+    [table]
+    rows = "beta"
+    columns = ["recon_mse"]
+"""
+
+
+def test_presets_merge_over_base(tmp_path):
+    spec = load_spec(write(tmp_path, BASE))
+    ci = spec.preset("ci")
+    assert ci.dataset == {"name": "digits-rgb", "n_train": 100, "n_test": 50}
+    assert ci.grid == {"beta": [1.0, 2.0], "latent_dim": [4, 6]}
+    cells = spec.cells("ci")
+    assert len(cells) == 2 * 2 * 2
+    assert {c.model_config["latent_dim"] for c in cells} == {4, 6}
+    assert len({c.id for c in cells}) == 8
+    assert len(spec.cells("quick")) == 2 and len(spec.cells("quick", seeds=3)) == 6
+
+
+def test_unknown_keys_and_presets_are_errors(tmp_path):
+    with pytest.raises(FactorbenchError, match="unknown key"):
+        load_spec(write(tmp_path, BASE.replace("seeds = 2", "seed = 2")))
+    with pytest.raises(FactorbenchError, match="unknown preset"):
+        load_spec(write(tmp_path, BASE.replace("[presets.quick]", "[presets.fast]")))
+    with pytest.raises(FactorbenchError, match="no benchmark 'nope'"):
+        load_spec("nope")
+    with pytest.raises(FactorbenchError, match="has no preset 'paper'"):
+        load_spec(write(tmp_path, BASE)).cells("paper")
+
+
+def test_every_shipped_spec_loads_and_expands():
+    assert spec_names(), "no benchmark specs shipped"
+    for name in spec_names():
+        spec = load_spec(name)
+        for preset in spec.presets:
+            assert spec.cells(preset)

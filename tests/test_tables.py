@@ -1,0 +1,98 @@
+"""Table aggregation against hand-computed numbers, bolding, missing cells, thesis column."""
+
+import math
+import textwrap
+
+import pytest
+
+from factorbench.bench.spec import load_spec
+from factorbench.bench.tables import aggregate, build_table, render_csv, render_latex, render_markdown
+
+
+def rec(model, beta, metric, seed, value):
+    return {"model": model, "grid": {"beta": beta}, "metric": metric, "seed": seed, "value": value,
+            "dataset": {"name": "toy", "n_train": 10, "n_test": 5, "seed": 0},
+            "protocol": {"definition": "a test metric"}}
+
+
+@pytest.fixture
+def spec(tmp_path):
+    path = tmp_path / "toy.toml"
+    path.write_text(textwrap.dedent("""
+        name = "toy"
+        title = "Toy table"
+        [base]
+        models = ["vae"]
+        metrics = ["recon_mse", "probe_linear"]
+        dataset = { name = "digits-rgb" }
+        grid = { beta = [0.5, 1.0, 2.0] }
+        [presets.ci]
+        seeds = 3
+        [table]
+        rows = "beta"
+        row_label = "β"
+        columns = ["recon_mse", "probe_linear_test_acc"]
+        thesis = "3.1"
+        labels = { recon_mse = "MSE" }
+    """))
+    return load_spec(str(path))
+
+
+def records():
+    out = []
+    for seed, v in enumerate([1.0, 2.0, 3.0]):  # mean 2, std 1, stderr 1/sqrt(3)
+        out.append(rec("vae", 0.5, "recon_mse", seed, v))
+    for seed, v in enumerate([10.0, 14.0]):  # mean 12, std 2*sqrt(2)
+        out.append(rec("vae", 1.0, "recon_mse", seed, v))
+    for seed, v in enumerate([0.5, 0.7]):  # 50 %, 70 % -> mean 60 %, std 14.14 %
+        out.append(rec("vae", 0.5, "probe_linear_test_acc", seed, v))
+    out.append(rec("vae", 1.0, "probe_linear_test_acc", 0, 0.9))  # one seed: no spread
+    return out
+
+
+def test_aggregate_hand_computed():
+    stats = aggregate(records(), "beta").set_index(["row", "metric"])
+    a = stats.loc[(0.5, "recon_mse")]
+    assert a["mean"] == 2.0 and a["std"] == 1.0 and a["n"] == 3
+    assert a["stderr"] == pytest.approx(1 / math.sqrt(3))
+    b = stats.loc[(1.0, "recon_mse")]
+    assert b["mean"] == 12.0 and b["std"] == pytest.approx(2 * math.sqrt(2))
+    assert math.isnan(stats.loc[(1.0, "probe_linear_test_acc")]["std"])
+
+
+def test_markdown_bolds_best_by_direction_and_marks_missing(spec):
+    md = render_markdown(build_table(spec, "ci", records(), show_thesis=False))
+    lines = [l for l in md.splitlines() if l.startswith("|")]
+    assert lines[0] == "| β | MSE | probe_linear_test_acc (%) |"
+    assert lines[2] == "| 0.5 | **2.00 ± 1.00** | 60.00 ± 14.14 |"  # lower MSE is better
+    assert lines[3] == "| 1.0 | 12.00 ± 2.83 | **90.00** |"  # higher accuracy is better
+    assert "over 3 seed(s) (0, 1, 2)" in md and "recon_mse: a test metric." in md
+
+
+def test_stderr_spread(spec):
+    spec.table.spread = "stderr"
+    md = render_markdown(build_table(spec, "ci", records(), show_thesis=False))
+    assert "**2.00 ± 0.58**" in md and "standard error" in md
+
+
+def test_missing_cell_is_a_dash(spec):
+    recs = records() + [rec("vae", 2.0, "recon_mse", 0, 5.0)]
+    md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
+    assert "| 2.0 | 5.00 | — |" in md
+
+
+def test_thesis_numbers_beside_ours(spec):
+    table = build_table(spec, "ci", records(), show_thesis=True)
+    md = render_markdown(table)
+    header = [l for l in md.splitlines() if l.startswith("|")][0]
+    assert "MSE (thesis)" in header
+    assert "| 0.5 | **2.00 ± 1.00** | 53.8 |" in md  # Table 3.1: VAE MSE at β = 0.5 is 53.80
+    csv = render_csv(table)
+    assert "0.5,vae,recon_mse,2.0,1.0," in csv
+
+
+def test_latex_escapes_and_bolds(spec):
+    tex = render_latex(build_table(spec, "ci", records(), show_thesis=False))
+    assert r"\textbf{2.00 $\pm$ 1.00}" in tex
+    assert r"probe\_linear\_test\_acc (\%)" in tex
+    assert tex.count(r"\\") >= 3
