@@ -23,6 +23,8 @@ class Group(click.Group):
             return super().invoke(ctx)
         except FactorbenchError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:  # unwritable --out, full disk, ...: the OS's own one-line reason
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
 
 
 def progress_enabled(ctx: click.Context) -> bool:

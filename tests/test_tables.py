@@ -86,7 +86,7 @@ def test_thesis_numbers_beside_ours(spec):
     md = render_markdown(table)
     header = [l for l in md.splitlines() if l.startswith("|")][0]
     assert "MSE (thesis)" in header
-    assert "| 0.5 | **2.00 ± 1.00** | 53.8 |" in md  # Table 3.1: VAE MSE at β = 0.5 is 53.80
+    assert "| 0.5 | **2.00 ± 1.00** | 53.80 |" in md  # Table 3.1: VAE MSE at β = 0.5 is 53.80
     csv = render_csv(table)
     assert "0.5,vae,recon_mse,2.0,1.0," in csv
 

@@ -16,6 +16,7 @@ from typing import Callable, List, Optional
 
 from tqdm.auto import tqdm
 
+from ..config import config_to_dict
 from ..data import get_dataset
 from ..metrics import EVALUATORS, EvalContext
 from ..seeding import stage_seed
@@ -65,8 +66,9 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, log: Callable[[s
         for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
             write_record(opts.results, make_record(
                 benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
-                model=cell.model, dataset=dataclasses.asdict(ds), hparams=cell.model_config, grid=cell.grid,
-                seed=cell.seed, protocol=value.protocol, checkpoint=str(folder),
+                model=cell.model, dataset=dataclasses.asdict(ds), hparams=config_to_dict(model.config),
+                train=dataclasses.asdict(cell.train), grid=cell.grid, seed=cell.seed, protocol=value.protocol,
+                checkpoint=str(folder),
             ))
         log(f"{cell.model} {cell.grid} seed {cell.seed}: {metric} done")
 

@@ -3,7 +3,7 @@
 Layout: ``<results>/records/<benchmark>/<preset>/<cell id>.<metric>.json``. One file per
 record, written atomically, means concurrent writers never corrupt each other and a
 re-run overwrites a record instead of duplicating it. Tables are views over these records
-(:func:`load_records` gives a pandas DataFrame).
+(:mod:`factorbench.bench.tables`).
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import json
 import time
 from pathlib import Path
 from typing import Any, Dict, List
-
-import pandas as pd
 
 from .. import __version__
 from ..errors import FactorbenchError
@@ -30,11 +28,12 @@ def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric
 
 
 def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value: float, model: str,
-                dataset: Dict[str, Any], hparams: Dict[str, Any], grid: Dict[str, Any], seed: int,
-                protocol: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
+                dataset: Dict[str, Any], hparams: Dict[str, Any], train: Dict[str, Any], grid: Dict[str, Any],
+                seed: int, protocol: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
+    """One result record: the value and everything needed to trace it (SPEC §5)."""
     return {
         "benchmark": benchmark, "preset": preset, "cell": cell_id, "metric": metric, "value": value,
-        "model": model, "dataset": dataset, "hparams": hparams, "grid": grid, "seed": seed,
+        "model": model, "dataset": dataset, "hparams": hparams, "train": train, "grid": grid, "seed": seed,
         "protocol": protocol, "checkpoint": checkpoint, "versions": package_versions(),
         "factorbench": __version__, "git_commit": git_commit(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -59,18 +58,3 @@ def read_records(results: Path, benchmark: str, preset: str) -> List[Dict[str, A
         except json.JSONDecodeError as exc:
             raise FactorbenchError(f"result record {path} is corrupt ({exc}); delete it and re-run") from None
     return out
-
-
-def load_records(results: Path, benchmark: str, preset: str) -> pd.DataFrame:
-    """Records as a DataFrame: one row per record, grid parameters as their own columns."""
-    records = read_records(results, benchmark, preset)
-    if not records:
-        raise FactorbenchError(
-            f"no results for benchmark {benchmark} preset {preset} under {records_dir(results, benchmark, preset)}; "
-            f"run `factorbench bench run {benchmark} --preset {preset}` first"
-        )
-    rows = []
-    for r in records:
-        rows.append({"model": r["model"], "metric": r["metric"], "value": r["value"], "seed": r["seed"],
-                     "cell": r["cell"], **{f"grid.{k}": v for k, v in r["grid"].items()}})
-    return pd.DataFrame(rows)

@@ -25,7 +25,7 @@ def _read(path: str) -> pd.DataFrame:
     p = Path(path)
     if not p.exists():
         raise FactorbenchError(f"thesis numbers file {p} is missing")
-    df = pd.read_csv(p, dtype={"table": str, "row_value": str, "unit": str, "text": str}, keep_default_na=False)
+    df = pd.read_csv(p, dtype=str, keep_default_na=False)
     if list(df.columns) != COLUMNS:
         raise FactorbenchError(f"{p}: expected columns {','.join(COLUMNS)}")
     return df
