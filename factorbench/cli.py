@@ -211,6 +211,12 @@ def table_cmd(spec, preset, fmt, results, thesis):
     click.echo(paths[fmt].read_text())
 
 
+# ---------------------------------------------------------------------------- run
+from .cli_run import run  # noqa: E402  (the `run` group lives in its own module)
+
+main.add_command(run)
+
+
 # ---------------------------------------------------------------------------- regress
 @main.command("regress")
 @click.option("--update", is_flag=True, help="Rewrite the baselines from this run instead of comparing.")

@@ -1,0 +1,137 @@
+"""Where the images for an image metric come from: a folder, a dataset, a checkpoint.
+
+Every source yields its images as one tensor: uint8 (N, C, H, W) for images that already are
+8-bit (files, datasets) and float32 in [0, 1] for what a model produces, so that the FID
+modes can decide where rounding happens (SPEC §4.1). Bad input is a one-line
+:class:`~factorbench.errors.FactorbenchError`: an empty folder, an unreadable or truncated
+file, mixed image sizes, NaN/inf from a model.
+
+Colour handling for files: greyscale (L, I;16) is converted to RGB by repeating the
+channel; palette images are converted to RGB; RGBA/LA are accepted when the alpha channel
+is fully opaque (it is dropped) and refused otherwise, since the colour of a translucent
+pixel depends on a background the file does not state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import FactorbenchError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class Images:
+    """A set of images with a description of where they came from (for the protocol)."""
+
+    data: torch.Tensor
+    source: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def size(self) -> int:
+        return int(self.data.shape[-1])
+
+    @property
+    def quantised(self) -> bool:
+        return self.data.dtype == torch.uint8
+
+
+def _to_rgb_array(img: Image.Image, path: Path) -> np.ndarray:
+    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3]
+        if alpha.min() < 255:
+            raise FactorbenchError(f"{path}: image has transparent pixels; flatten it onto a background first")
+        img = rgba
+    if img.mode == "I;16":
+        img = Image.fromarray((np.asarray(img, dtype=np.uint32) >> 8).astype(np.uint8))
+    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
+def load_image_file(path: Path) -> np.ndarray:
+    """One image file as uint8 (H, W, 3); unreadable or truncated files are an error."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _to_rgb_array(img, path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise FactorbenchError(f"{path}: not a readable image ({exc})") from None
+
+
+def folder_images(folder: Path, n: Optional[int] = None) -> Images:
+    """The image files of ``folder`` (sorted by name, non-recursive), the first ``n`` if given."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FactorbenchError(f"{folder} is not a folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        raise FactorbenchError(f"{folder} contains no image files ({', '.join(IMAGE_EXTENSIONS)})")
+    if n is not None:
+        files = files[:n]
+    arrays = []
+    for path in files:
+        arr = load_image_file(path)
+        if arrays and arr.shape != arrays[0].shape:
+            raise FactorbenchError(
+                f"{folder}: images have different sizes ({files[0].name} is {arrays[0].shape[1]}x{arrays[0].shape[0]}, "
+                f"{path.name} is {arr.shape[1]}x{arr.shape[0]}); resize them to one size first"
+            )
+        arrays.append(arr)
+    data = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+    return Images(data, {"kind": "folder", "path": str(folder), "n": len(files)})
+
+
+def dataset_images(name: str, split: str = "test", n: Optional[int] = None, seed: int = 0) -> Images:
+    """The first ``n`` images of a registered dataset's split, as stored (uint8)."""
+    from ..data import get_dataset
+
+    ds = get_dataset(name, split, seed=seed)
+    data = torch.from_numpy(ds.arrays["image"][: n or len(ds)])
+    return Images(data, {"kind": "dataset", "name": name, "split": split, "seed": seed, "n": int(data.shape[0])})
+
+
+def check_finite(images: torch.Tensor, what: str) -> torch.Tensor:
+    if not torch.isfinite(images).all():
+        raise FactorbenchError(f"{what} produced NaN or inf values; the checkpoint is likely diverged")
+    return images
+
+
+@torch.no_grad()
+def checkpoint_images(folder: Path, n: int, sampling: str = "random", seed: int = 0, batch_size: int = 64,
+                      device: str = "cpu") -> Images:
+    """``n`` images from a checkpoint: decoded from z ~ N(0, I) (``random``) or
+    reconstructions of the first ``n`` test images of its training dataset (``test``)."""
+    from ..train.checkpoint import load_model, read_run_config
+
+    config = read_run_config(folder)
+    model = load_model(folder, device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    outs = []
+    if sampling == "random":
+        for start in range(0, n, batch_size):
+            outs.append(model.sample(min(batch_size, n - start), generator=generator).float().cpu())
+    elif sampling == "test":
+        ds = dataset_images(config["dataset"]["name"], "test", n, seed=config["dataset"].get("seed", 0))
+        for start in range(0, ds.n, batch_size):
+            x = ds.data[start:start + batch_size].float().div(255).to(device)
+            outs.append(model.reconstruct(x).float().cpu())
+    else:
+        raise FactorbenchError(f"unknown sampling {sampling!r}; use random or test")
+    data = check_finite(torch.cat(outs), f"checkpoint {folder}")
+    low, high = float(data.min()), float(data.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise FactorbenchError(f"checkpoint {folder} produced values in [{low:.3g}, {high:.3g}]; images must be in [0, 1]")
+    data = data.clamp(0, 1)  # only float rounding past the bounds remains
+    return Images(data, {"kind": "checkpoint", "path": str(folder), "model": config["model"], "sampling": sampling,
+                         "seed": seed, "n": int(data.shape[0])})

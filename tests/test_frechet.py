@@ -1,0 +1,66 @@
+"""Fréchet distance with known answers (SPEC §4.1)."""
+
+import numpy as np
+import pytest
+
+from factorbench.errors import FactorbenchError
+from factorbench.metrics.frechet import feature_statistics, frechet_distance
+
+
+def test_identical_feature_sets_give_zero():
+    feats = np.random.default_rng(0).normal(size=(300, 64))
+    mu, sigma = feature_statistics(feats)
+    d = frechet_distance(mu, sigma, mu, sigma)
+    assert 0.0 <= d <= 1e-6
+
+
+def test_identical_sets_with_fewer_samples_than_dimensions():
+    feats = np.random.default_rng(1).normal(size=(20, 256)) * 3  # rank-deficient covariance
+    mu, sigma = feature_statistics(feats)
+    assert 0.0 <= frechet_distance(mu, sigma, mu, sigma) <= 1e-6
+
+
+def test_diagonal_gaussians_closed_form():
+    # d² = ‖μ1−μ2‖² + Σ (σ1 − σ2)² for diagonal covariances with std devs σ
+    mu1, mu2 = np.array([0.0, 1.0, -2.0]), np.array([1.0, 1.0, 0.5])
+    sd1, sd2 = np.array([1.0, 2.0, 0.5]), np.array([2.0, 3.0, 0.1])
+    expected = np.sum((mu1 - mu2) ** 2) + np.sum((sd1 - sd2) ** 2)
+    assert frechet_distance(mu1, np.diag(sd1**2), mu2, np.diag(sd2**2)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_non_commuting_covariances_match_the_definition():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    s1, s2 = a @ a.T, b @ b.T
+    root1 = _sqrtm_psd(s1)
+    expected = np.trace(s1) + np.trace(s2) - 2 * np.trace(_sqrtm_psd(root1 @ s2 @ root1))
+    assert frechet_distance(np.zeros(5), s1, np.zeros(5), s2) == pytest.approx(expected, rel=1e-9)
+
+
+def _sqrtm_psd(m):
+    w, v = np.linalg.eigh(m)
+    return (v * np.sqrt(w)) @ v.T
+
+
+def test_few_samples_many_dimensions_is_finite_and_non_negative():
+    rng = np.random.default_rng(3)
+    mu1, s1 = feature_statistics(rng.normal(size=(10, 512)))
+    mu2, s2 = feature_statistics(rng.normal(size=(12, 512)) + 0.1)
+    d = frechet_distance(mu1, s1, mu2, s2)
+    assert np.isfinite(d) and d >= 0
+
+
+def test_statistics_do_not_depend_on_how_features_were_batched():
+    feats = np.random.default_rng(4).normal(size=(50, 16)).astype(np.float32)
+    whole = feature_statistics(feats)
+    pieces = feature_statistics(np.concatenate([feats[:7], feats[7:30], feats[30:]]))
+    assert np.array_equal(whole[0], pieces[0]) and np.array_equal(whole[1], pieces[1])
+
+
+def test_bad_statistics_are_clear_errors():
+    with pytest.raises(FactorbenchError, match="at least 2 images"):
+        feature_statistics(np.zeros((1, 4)))
+    with pytest.raises(FactorbenchError, match="do not match"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+    with pytest.raises(FactorbenchError, match="NaN"):
+        frechet_distance(np.zeros(2), np.eye(2) * np.nan, np.zeros(2), np.eye(2))
