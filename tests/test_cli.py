@@ -10,7 +10,8 @@ from PIL import Image
 from factorbench.cli import main
 
 COMMANDS = [[], ["datasets"], ["datasets", "list"], ["datasets", "show"], ["datasets", "prepare"], ["train"],
-            ["bench"], ["bench", "run"], ["bench", "list"], ["table"], ["regress"]]
+            ["bench"], ["bench", "run"], ["bench", "list"], ["table"], ["regress"], ["run"], ["run", "fid"],
+            ["run", "kid"], ["run", "sharpness"], ["run", "mse"], ["run", "recon-acc"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "factorbench")

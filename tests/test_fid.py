@@ -228,3 +228,20 @@ def test_run_fid_bad_source_is_one_line(tmp_path):
     result = CliRunner().invoke(main, ["run", "fid", str(tmp_path / "nothing"), "digits-rgb"])
     assert result.exit_code != 0
     assert "neither a .npz statistics file" in result.output and "Traceback" not in result.output
+
+
+def test_fid_evaluators_score_a_trained_model_and_caption_their_protocol(tmp_path):
+    """The benchmark path: a model's random and test-seeded FID, saved and direct, with protocol."""
+    from factorbench.data import get_dataset
+    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.train import TrainConfig, TrainRun, train
+
+    run = TrainRun("vae", {"latent_dim": 4, "base_channels": 4}, "digits-rgb", tmp_path / "ckpt",
+                   train=TrainConfig(epochs=1, batch_size=32), dataset_n=64)
+    model = train(run, progress=False)
+    test = get_dataset("digits-rgb", "test", n=8)
+    ctx = EvalContext(model, get_dataset("digits-rgb", "train", n=64), test, seed=3)
+    values = EVALUATORS.get("fid")(ctx) + EVALUATORS.get("fid_test_seeded")(ctx)
+    assert [v.metric for v in values] == ["fid_saved", "fid_direct", "fid_test_seeded_saved", "fid_test_seeded_direct"]
+    assert all(v.value > 0 for v in values)
+    assert values[0].protocol["definition"].startswith("FID, saved mode: 8 fake / 8 real images at 32x32")

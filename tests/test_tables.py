@@ -96,3 +96,13 @@ def test_latex_escapes_and_bolds(spec):
     assert r"\textbf{2.00 $\pm$ 1.00}" in tex
     assert r"probe\_linear\_test\_acc (\%)" in tex
     assert tex.count(r"\\") >= 3
+
+
+def test_fid_protocol_is_printed_in_the_caption(spec):
+    recs = [dict(rec("vae", 0.5, "fid_saved", s, v), protocol={"definition": "FID, saved mode: 8 fake / 8 real images "
+                                                                "at 32x32; Inception sha1 a16e4d89c0ec"})
+            for s, v in enumerate([40.0, 42.0])]
+    spec.table.columns = ["fid_saved"]
+    md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
+    assert "fid_saved: FID, saved mode: 8 fake / 8 real images at 32x32; Inception sha1 a16e4d89c0ec." in md
+    assert "**41.00 ± 1.41**" in md  # lower FID is better, and the only row is the best

@@ -33,7 +33,8 @@ def read_npz(path: Path) -> Optional[ArrayDict]:
         return None
 
 
-def write_npz(path: Path, arrays: ArrayDict) -> None:
+def write_npz(path: Path, arrays: ArrayDict, compress: bool = True) -> None:
+    """Write ``arrays`` atomically; ``compress=False`` for float matrices that barely compress."""
     buf = io.BytesIO()
-    np.savez_compressed(buf, **arrays)
+    (np.savez_compressed if compress else np.savez)(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 from ..data.cache import cache_root, read_npz, write_npz
 from ..errors import FactorbenchError
 from ..versions import package_versions
-from .frechet import feature_statistics, frechet_distance
+from .frechet import feature_statistics, frechet_distance, psd_sqrt
 from .image_sources import Images
 from .inception import EXTRACTOR_NAME, INPUT_SIZE, WEIGHTS_SHA1, get_extractor
 
@@ -157,6 +157,13 @@ class Stats:
     n: int
     features: Optional[np.ndarray] = None
     cache: str = "off"  # off | hit | miss
+    #: psd_sqrt(sigma), kept in the cache so a cache hit saves an eigendecomposition
+    sigma_sqrt: Optional[np.ndarray] = None
+
+    def root(self) -> np.ndarray:
+        if self.sigma_sqrt is None:
+            self.sigma_sqrt = psd_sqrt(self.sigma)
+        return self.sigma_sqrt
 
 
 def stats_cache_path(source: Dict[str, Any], mode: str, size: int, n: int) -> Path:
@@ -171,13 +178,14 @@ def side_statistics(images: Images, mode: str, size: int, batch_size: int, devic
     path = stats_cache_path(images.source, mode, size, images.n) if cacheable else None
     if path is not None:
         cached = read_npz(path)
-        if cached is not None and {"mu", "sigma", "features"} <= set(cached):
-            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], cache="hit")
+        if cached is not None and {"mu", "sigma", "sigma_sqrt", "features"} <= set(cached):
+            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], "hit", cached["sigma_sqrt"])
     feats = extract_features(images, mode, size, batch_size, device, progress, desc)
     mu, sigma = feature_statistics(feats)
+    stats = Stats(mu, sigma, images.n, feats, cache="miss" if path is not None else "off")
     if path is not None:
-        write_npz(path, {"mu": mu, "sigma": sigma, "features": feats})
-    return Stats(mu, sigma, images.n, feats, cache="miss" if path is not None else "off")
+        write_npz(path, {"mu": mu, "sigma": sigma, "sigma_sqrt": stats.root(), "features": feats}, compress=False)
+    return stats
 
 
 def load_stats_npz(path: Path) -> Stats:
@@ -212,10 +220,17 @@ def protocol(mode: str, size: int, fake: Any, real: Any, fake_stats: Stats, real
             return {"source": x.source, "quantisation": quantisation_steps(mode, x, size), "stats_cache": stats.cache}
         return {"source": {"kind": "stats", "path": str(x)}, "quantisation": ["unknown (precomputed statistics)"]}
 
+    fake_side, real_side = side(fake, fake_stats), side(real, real_stats)
+    definition = (
+        f"FID, {mode} mode: {fake_stats.n} fake / {real_stats.n} real images at {size}x{size}; resize to 299: "
+        f"{RESIZE_TO_299[mode]}; rounding: fake {'; '.join(fake_side['quantisation']) or 'none'}, real "
+        f"{'; '.join(real_side['quantisation']) or 'none'}; Inception TF-2015-12-05 pool3, sha1 {WEIGHTS_SHA1[:12]}"
+    )
     return {
+        "definition": definition,
         "mode": mode, "image_size": size, "n_fake": fake_stats.n, "n_real": real_stats.n,
         "resize_to_eval_size": RESIZE_TO_EVAL, "resize_to_299": RESIZE_TO_299[mode],
-        "fake": side(fake, fake_stats), "real": side(real, real_stats),
+        "fake": fake_side, "real": real_side,
         "extractor": {"name": EXTRACTOR_NAME, "sha1": WEIGHTS_SHA1, "layer": "pool3 (2048)"},
         "statistics": "float64 mean and covariance (ddof=1); Fréchet distance via eigh + SVD (no sqrtm)",
         "versions": package_versions(),
@@ -239,7 +254,7 @@ def compute_fid(fake: Any, real: Any, mode: str, size: int, batch_size: int = 32
         raise FactorbenchError(f"unknown FID mode {mode!r}; modes: {', '.join(MODES)}")
     fs = _stats_of(fake, mode, size, batch_size, device, use_cache, progress, f"fake [{mode}]")
     rs = _stats_of(real, mode, size, batch_size, device, use_cache, progress, f"real [{mode}]")
-    value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma)
+    value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma, fs.root(), rs.root())
     return {"metric": f"fid_{mode}", "value": value, "protocol": protocol(mode, size, fake, real, fs, rs)}, fs, rs
 
 

@@ -44,8 +44,11 @@ def psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """The Fréchet distance of N(mu1, sigma1) and N(mu2, sigma2), float64, never negative."""
+def frechet_distance(mu1, sigma1, mu2, sigma2, sqrt1=None, sqrt2=None) -> float:
+    """The Fréchet distance of N(mu1, sigma1) and N(mu2, sigma2), float64, never negative.
+
+    ``sqrt1``/``sqrt2`` may pass :func:`psd_sqrt` of the covariances when already known
+    (the cached reference statistics keep it), saving an eigendecomposition each."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -55,7 +58,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     for name, arr in (("mu", mu1), ("mu", mu2), ("sigma", sigma1), ("sigma", sigma2)):
         if not np.isfinite(arr).all():
             raise FactorbenchError(f"FID statistics contain NaN or inf ({name})")
-    a, b = psd_sqrt(sigma1), psd_sqrt(sigma2)
+    a = psd_sqrt(sigma1) if sqrt1 is None else np.asarray(sqrt1, np.float64)
+    b = psd_sqrt(sigma2) if sqrt2 is None else np.asarray(sqrt2, np.float64)
     diff = mu1 - mu2
     trace1, trace2 = float(np.sum(a * a)), float(np.sum(b * b))
     cross = float(np.linalg.svd(a @ b, compute_uv=False).sum())

@@ -108,6 +108,30 @@ def check_finite(images: torch.Tensor, what: str) -> torch.Tensor:
 
 
 @torch.no_grad()
+def model_images(model, sampling: str, n: int, seed: int = 0, batch_size: int = 64, device: str = "cpu",
+                 test_images: Optional[torch.Tensor] = None, what: str = "the model") -> torch.Tensor:
+    """``n`` float images in [0, 1] from ``model``: decoded from z ~ N(0, I) (``random``,
+    seeded) or reconstructions of ``test_images`` (uint8, ``test``). NaN/inf or values
+    outside [0, 1] are an error."""
+    model.eval()
+    generator = torch.Generator(device=device).manual_seed(seed)
+    outs = []
+    if sampling == "random":
+        for start in range(0, n, batch_size):
+            outs.append(model.sample(min(batch_size, n - start), generator=generator).float().cpu())
+    elif sampling == "test":
+        for start in range(0, len(test_images), batch_size):
+            x = test_images[start:start + batch_size].float().div(255).to(device)
+            outs.append(model.reconstruct(x).float().cpu())
+    else:
+        raise FactorbenchError(f"unknown sampling {sampling!r}; use random or test")
+    data = check_finite(torch.cat(outs), what)
+    low, high = float(data.min()), float(data.max())
+    if low < -1e-3 or high > 1 + 1e-3:
+        raise FactorbenchError(f"{what} produced values in [{low:.3g}, {high:.3g}]; images must be in [0, 1]")
+    return data.clamp(0, 1)  # only float rounding past the bounds remains
+
+
 def checkpoint_images(folder: Path, n: int, sampling: str = "random", seed: int = 0, batch_size: int = 64,
                       device: str = "cpu") -> Images:
     """``n`` images from a checkpoint: decoded from z ~ N(0, I) (``random``) or
@@ -116,22 +140,9 @@ def checkpoint_images(folder: Path, n: int, sampling: str = "random", seed: int 
 
     config = read_run_config(folder)
     model = load_model(folder, device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    outs = []
-    if sampling == "random":
-        for start in range(0, n, batch_size):
-            outs.append(model.sample(min(batch_size, n - start), generator=generator).float().cpu())
-    elif sampling == "test":
-        ds = dataset_images(config["dataset"]["name"], "test", n, seed=config["dataset"].get("seed", 0))
-        for start in range(0, ds.n, batch_size):
-            x = ds.data[start:start + batch_size].float().div(255).to(device)
-            outs.append(model.reconstruct(x).float().cpu())
-    else:
-        raise FactorbenchError(f"unknown sampling {sampling!r}; use random or test")
-    data = check_finite(torch.cat(outs), f"checkpoint {folder}")
-    low, high = float(data.min()), float(data.max())
-    if low < -1e-3 or high > 1 + 1e-3:
-        raise FactorbenchError(f"checkpoint {folder} produced values in [{low:.3g}, {high:.3g}]; images must be in [0, 1]")
-    data = data.clamp(0, 1)  # only float rounding past the bounds remains
+    test = None
+    if sampling == "test":
+        test = dataset_images(config["dataset"]["name"], "test", n, seed=config["dataset"].get("seed", 0)).data
+    data = model_images(model, sampling, n, seed, batch_size, device, test, what=f"checkpoint {folder}")
     return Images(data, {"kind": "checkpoint", "path": str(folder), "model": config["model"], "sampling": sampling,
                          "seed": seed, "n": int(data.shape[0])})
