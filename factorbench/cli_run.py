@@ -138,7 +138,7 @@ def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling
 def run_sharpness(source, n, sampling, seed, batch_size, device):
     """Laplacian sharpness of SOURCE's images, mean ± std (thesis eq. 3.4; OpenIMAJ)."""
     from .metrics.image_sources import Images
-    from .metrics.sharpness import sharpness
+    from .metrics.sharpness import sharpness, sharpness_summary
     from .metrics.sources import SourceOptions, resolve
 
     images = resolve(source, SourceOptions(n, sampling, seed, batch_size, _device(device)))
@@ -146,7 +146,8 @@ def run_sharpness(source, n, sampling, seed, batch_size, device):
         raise FactorbenchError("sharpness needs images, not a statistics file")
     x = images.data.float() / 255 if images.quantised else images.data
     values = sharpness(x)
-    click.echo(f"sharpness {values.mean():.4f} ± {values.std():.4f} over {len(values)} images")
+    mean, std = sharpness_summary(values)
+    click.echo(f"sharpness {mean:.4f} ± {std:.4f} (std over images) over {len(values)} images")
 
 
 def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):

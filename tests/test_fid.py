@@ -245,3 +245,13 @@ def test_fid_evaluators_score_a_trained_model_and_caption_their_protocol(tmp_pat
     assert [v.metric for v in values] == ["fid_saved", "fid_direct", "fid_test_seeded_saved", "fid_test_seeded_direct"]
     assert all(v.value > 0 for v in values)
     assert values[0].protocol["definition"].startswith("FID, saved mode: 8 fake / 8 real images at 32x32")
+
+
+def test_run_sharpness_of_constant_images_is_zero(tmp_path):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16, 3), 90 + i, dtype=np.uint8)).save(folder / f"{i}.png")
+    result = CliRunner().invoke(main, ["run", "sharpness", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("sharpness 0.0000 ± 0.0000") and "over 3 images" in result.output

@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from ..data.cache import cache_root, read_npz, write_npz
 from ..errors import FactorbenchError
+from ..fileio import atomic_write_bytes
 from ..versions import package_versions
 from .frechet import feature_statistics, frechet_distance, psd_sqrt
 from .image_sources import Images
@@ -208,8 +209,6 @@ def save_stats_npz(path: Path, stats: Stats) -> Path:
     """Export ``mu``, ``sigma`` (and ``n``) as ``.npz``, readable by pytorch-fid and clean-fid."""
     buf = io.BytesIO()
     np.savez(buf, mu=stats.mu, sigma=stats.sigma, n=np.int64(stats.n))
-    from ..fileio import atomic_write_bytes
-
     return atomic_write_bytes(Path(path), buf.getvalue())
 
 
