@@ -5,6 +5,7 @@ on stderr and exit status 1."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,9 +39,11 @@ def device_option(f):
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the real datasets (default: $FACTORBENCH_DATA, else ./data).")
 @click.version_option(package_name="factorbench")
 @click.pass_context
-def main(ctx: click.Context, quiet: bool) -> None:
+def main(ctx: click.Context, quiet: bool, data_root: Optional[str]) -> None:
     """factorbench: train, evaluate and tabulate generative models with factorised
     representations, reproducing the tables of the thesis.
 
@@ -48,6 +51,8 @@ def main(ctx: click.Context, quiet: bool) -> None:
     results/tables/.
     """
     ctx.ensure_object(dict)["quiet"] = quiet
+    if data_root:
+        os.environ["FACTORBENCH_DATA"] = data_root
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -58,16 +63,21 @@ def datasets() -> None:
 
 @datasets.command("list")
 def datasets_list() -> None:
-    """Show every registered dataset: kind, image shape, split sizes, fields, cache state."""
+    """Show every registered dataset: kind, image shape, fields, and whether it is built
+    (synthetic) or found on disk, and where (real; see --data-root)."""
     from .data import DATASETS
 
     for name in DATASETS.names():
         source = DATASETS.get(name)
         d = source.describe()
-        cached = "cached" if all(source.is_cached(s) for s in d["sizes"]) else "not built"
+        if d["kind"] == "synthetic":
+            state = "cached" if all(source.is_cached(s) for s in d["sizes"]) else "not built yet"
+            sizes = " ".join(f"{k}={v}" for k, v in d["sizes"].items())
+        else:
+            state = f"found in {d['root']}" if d["found"] else f"not found in {d['root']}"
+            sizes = "splits " + "/".join(d["sizes"])
         shape = "x".join(map(str, d["image_shape"]))
-        sizes = " ".join(f"{k}={v}" for k, v in d["sizes"].items())
-        click.echo(f"{name:18} {d['kind']:10} {shape:9} {sizes:22} {','.join(d['fields']):32} {cached}")
+        click.echo(f"{name:18} {d['kind']:10} {shape:9} {sizes:22} {','.join(d['fields']):34} {state}")
 
 
 @datasets.command("show")
