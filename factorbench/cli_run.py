@@ -103,9 +103,12 @@ def run_fid(ctx, fake, real, mode, save_stats, size, no_cache, as_json, n, sampl
     click.echo("| " + " | ".join([f"{fake} vs {real}"] + [f"{r['value']:.2f}" for r in results]) + " |")
     click.echo("")
     click.echo(caption + ". " + " ".join(f"{r['protocol']['mode']}: resize to 299 = {r['protocol']['resize_to_299']}; "
-                                        f"rounding: fake {r['protocol']['fake']['quantisation'] or 'none'}, "
-                                        f"real {r['protocol']['real']['quantisation'] or 'none'}."
+                                        f"rounding: fake {_steps(r['protocol']['fake'])}, real {_steps(r['protocol']['real'])}."
                                         for r in results))
+
+
+def _steps(side: dict) -> str:
+    return "; ".join(side["quantisation"]) or "none"
 
 
 @run.command("kid")
