@@ -88,10 +88,13 @@ def datasets_list() -> None:
 @click.option("--seed", default=0, show_default=True, help="Dataset generation seed.")
 def datasets_show(name: str, out: str, split: str, count: int, seed: int) -> None:
     """Draw a grid of NAME's images with masks and boxes overlaid."""
-    from .data import get_dataset
+    from .data import DATASETS, get_dataset
     from .data.preview import preview_grid
 
-    ds = get_dataset(name, split, seed=seed)
+    # a real dataset reads only the first images; a synthetic one is built whole (cheap, and
+    # its first images depend on the split size)
+    limit = count if DATASETS.get(name).kind == "real" else None
+    ds = get_dataset(name, split, n=limit, seed=seed)
     path = preview_grid(ds, n=min(count, len(ds)), out_path=Path(out))
     click.echo(f"wrote {path}")
 
@@ -102,10 +105,12 @@ def datasets_show(name: str, out: str, split: str, count: int, seed: int) -> Non
 @click.option("--n-test", type=int, default=None, help="Test-split size (default: the dataset's).")
 @click.option("--seed", default=0, show_default=True)
 def datasets_prepare(name: str, n_train: Optional[int], n_test: Optional[int], seed: int) -> None:
-    """Build NAME's train and test splits and cache them on disk."""
-    from .data import get_dataset
+    """Build every split of NAME (train, test, and val where it has one) and cache it."""
+    from .data import DATASETS, get_dataset
 
-    for split, n in (("train", n_train), ("test", n_test)):
+    sizes = {"train": n_train, "test": n_test}
+    for split in DATASETS.get(name).describe()["sizes"]:
+        n = sizes.get(split)
         ds = get_dataset(name, split, n=n, seed=seed)
         click.echo(f"{name}/{split}: {len(ds)} images {'x'.join(map(str, ds.image_shape))} -> {ds.info.get('cache')}")
 

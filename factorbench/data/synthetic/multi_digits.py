@@ -5,7 +5,8 @@ placed on a black 84x84 canvas (composed by pixel-wise max), then the whole imag
 resized to 64x64 (area averaging). ``multi-digits`` has 1-5 digits per image (uniform);
 ``multi-digits-5`` exactly 5 (the digit-sum task). Digits come from
 :mod:`.digit_source` (scikit-learn's handwriting, upsampled to 20x20); train and test
-draw from disjoint source pools.
+draw from disjoint source pools. :func:`compose_scenes` composes from any pool of 20x20
+strokes; the real-data ``multi-mnist`` datasets feed it MNIST digits.
 
 Placement (SPAIR's rule, Crawford and Pineau 2019): each digit gets a uniform random
 top-left corner on the 84x84 canvas; it is redrawn while the summed overlap area of its
@@ -96,6 +97,38 @@ def compose(strokes: np.ndarray, pos: np.ndarray, count: np.ndarray) -> Tuple[np
     return image.numpy(), small.reshape(n, k, SIZE, SIZE).numpy()
 
 
+def compose_scenes(
+    rng: np.random.Generator, n: int, pool_strokes: np.ndarray, pool_labels: np.ndarray, min_digits: int = 1
+) -> ArrayDict:
+    """``n`` scenes of ``min_digits``-5 digits drawn from a pool of 20x20 strokes.
+
+    ``pool_strokes`` (M, DIGIT, DIGIT) float in [0, 1], ``pool_labels`` (M,) int. The
+    embedded datasets feed the scikit-learn pool; ``multi-mnist`` feeds real MNIST digits
+    (:mod:`factorbench.data.real.multi_mnist`). Draw order from ``rng``: counts, digit
+    picks, placements.
+    """
+    count = rng.integers(min_digits, MAX_DIGITS + 1, size=n)
+    pick = rng.integers(0, len(pool_strokes), size=(n, MAX_DIGITS))
+    present = np.arange(MAX_DIGITS)[None, :] < count[:, None]
+    pos = place_digits(rng, count)
+    images = np.empty((n, 1, SIZE, SIZE), dtype=np.uint8)
+    masks = np.empty((n, MAX_DIGITS, SIZE, SIZE), dtype=np.uint8)
+    for s in range(0, n, CHUNK):
+        sl = slice(s, s + CHUNK)
+        image, layers = compose(pool_strokes[pick[sl]], pos[sl], count[sl])
+        images[sl] = to_uint8(image)
+        masks[sl] = (to_uint8(layers) > 0) & present[sl, :, None, None]
+    digits = np.where(present, pool_labels[pick], -1).astype(np.int64)
+    return {
+        "image": images,
+        "masks": masks,
+        "boxes": boxes_from_masks(masks),
+        "count": count.astype(np.int64),
+        "label_digit": digits,
+        "label_sum": np.where(present, digits, 0).sum(axis=1).astype(np.int64),
+    }
+
+
 class MultiDigits(SyntheticSource):
     version = 1
     image_shape = (1, SIZE, SIZE)
@@ -107,27 +140,7 @@ class MultiDigits(SyntheticSource):
 
     def generate(self, split: str, n: int, rng: np.random.Generator) -> ArrayDict:
         pool, pool_labels = digit_pool(split)
-        pool_strokes = upsample_digits(pool, DIGIT)  # (M, 20, 20)
-        count = rng.integers(self.min_digits, MAX_DIGITS + 1, size=n)
-        pick = rng.integers(0, len(pool), size=(n, MAX_DIGITS))
-        present = np.arange(MAX_DIGITS)[None, :] < count[:, None]
-        pos = place_digits(rng, count)
-        images = np.empty((n, 1, SIZE, SIZE), dtype=np.uint8)
-        masks = np.empty((n, MAX_DIGITS, SIZE, SIZE), dtype=np.uint8)
-        for s in range(0, n, CHUNK):
-            sl = slice(s, s + CHUNK)
-            image, layers = compose(pool_strokes[pick[sl]], pos[sl], count[sl])
-            images[sl] = to_uint8(image)
-            masks[sl] = (to_uint8(layers) > 0) & present[sl, :, None, None]
-        digits = np.where(present, pool_labels[pick], -1).astype(np.int64)
-        return {
-            "image": images,
-            "masks": masks,
-            "boxes": boxes_from_masks(masks),
-            "count": count.astype(np.int64),
-            "label_digit": digits,
-            "label_sum": np.where(present, digits, 0).sum(axis=1).astype(np.int64),
-        }
+        return compose_scenes(rng, n, upsample_digits(pool, DIGIT), pool_labels, self.min_digits)
 
 
 @register_dataset("multi-digits")
