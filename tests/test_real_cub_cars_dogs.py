@@ -18,7 +18,8 @@ import scipy.io
 from PIL import Image
 
 from factorbench.data import get_dataset
-from factorbench.data.real.imageio import box_mask, object_crop
+from factorbench.data.real.imageio import box_mask
+from factorbench.data.real.object_crop import object_crop
 from factorbench.errors import FactorbenchError
 
 RED, BLUE = (230, 40, 30), (20, 50, 210)

@@ -41,7 +41,9 @@ from ...errors import FactorbenchError
 from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
-from .imageio import box_mask, crop_to_object, mat_value, object_box, open_rgb, read_mat, single_object_arrays
+from .imageio import box_mask, open_rgb
+from .matfile import mat_value, read_mat
+from .object_crop import crop_to_object, object_box, single_object_arrays
 
 META = "devkit/cars_meta.mat"
 SPLIT_FILES = {  # split -> (annotations, image folder)

@@ -45,7 +45,8 @@ from ...errors import FactorbenchError
 from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
-from .imageio import crop_to_object, object_box, open_mask, open_rgb, single_object_arrays
+from .imageio import open_mask, open_rgb
+from .object_crop import crop_to_object, object_box, single_object_arrays
 
 ROOT = "CUB_200_2011"
 SEGMENTATIONS = "segmentations"

@@ -1,4 +1,4 @@
-"""Helpers shared by the real-dataset loaders: decode, crop, resize, boxes <-> masks, .mat files."""
+"""Image helpers shared by the real-dataset loaders: decode, crop, resize, boxes <-> masks."""
 
 from __future__ import annotations
 
@@ -68,83 +68,3 @@ def box_mask(box: Sequence[float], size: int) -> np.ndarray:
     x0, y0, x1, y1 = box
     ys, xs = np.mgrid[0:size, 0:size] + 0.5
     return ((xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)).astype(np.uint8)
-
-
-def object_crop(box: Sequence[float], width: int, height: int, scale: float = 1.5) -> Tuple[int, int, int, int]:
-    """The integer square crop (xyxy, exclusive x1/y1) around an object box, FineGAN's rule.
-
-    FineGAN (Singh et al., 2019, ``code/datasets.py`` ``get_imgs``; MixNMatch uses the same)
-    takes the box as (x, y, w, h) (truncated to integers; the official CUB, Cars and Dogs
-    boxes are whole pixels), the half side ``r = int(scale/2 * max(w, h))`` (``scale`` 1.5)
-    and the centre ``(int(x + w/2), int(y + h/2))``, and clamps each side of ``[c - r,
-    c + r]`` to the image independently: the crop *shrinks* where it would leave the image
-    (it is never shifted), so next to a border it is no longer square.
-    FineGAN then takes a random square of the crop's shorter side (a training augmentation);
-    here the centred square of the shorter side is taken instead, so the result is
-    deterministic and square. ``box`` must lie inside the image and be non-empty.
-    """
-    x0, y0, x1, y1 = box
-    w, h = x1 - x0, y1 - y0
-    r = max(1, int(max(w, h) * scale / 2))
-    cx, cy = int(x0 + w / 2), int(y0 + h / 2)
-    left, top, right, bottom = max(0, cx - r), max(0, cy - r), min(width, cx + r), min(height, cy + r)
-    side = min(right - left, bottom - top)
-    left += (right - left - side) // 2
-    top += (bottom - top - side) // 2
-    return left, top, left + side, top + side
-
-
-def object_box(box: Sequence[float], width: int, height: int, where: str) -> Tuple[float, float, float, float]:
-    """An annotated box (xyxy, exclusive x1/y1) clipped to the image; empty after clipping is
-    a one-line error naming ``where`` (the annotation)."""
-    clipped = clip_box(box, width, height)
-    if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-        raise FactorbenchError(f"{where}: box {tuple(box)} is empty inside the {width}x{height} image")
-    return clipped
-
-
-def crop_to_object(img: Image.Image, box: Sequence[float], size: int) -> Tuple[np.ndarray, tuple, tuple]:
-    """Crop ``img`` to :func:`object_crop` around ``box`` (inside the image) and resize it to
-    ``size`` x ``size`` (bicubic). Returns the uint8 (3, size, size) image, the box in output
-    pixels (clipped) and the crop in input pixels."""
-    crop = object_crop(box, img.width, img.height)
-    return to_chw(resize(img.crop(crop), size)), transform_box(box, crop, size), crop
-
-
-def read_mat(path: Path, *keys: str) -> dict:
-    """Variables ``keys`` of a MATLAB .mat file (``scipy.io.loadmat``, no squeezing: a struct
-    array comes back as a structured array, a cell array as an object array); an unreadable
-    file or a missing variable is a one-line error naming the file."""
-    import scipy.io  # imported here: every loader module is imported when the package is
-
-    try:
-        data = scipy.io.loadmat(str(path))
-    except Exception as exc:  # scipy raises several unrelated types on corrupt input
-        raise FactorbenchError(f"{path}: not a readable MATLAB .mat file ({type(exc).__name__}: {exc})") from None
-    missing = [k for k in keys if k not in data]
-    if missing:
-        have = ", ".join(k for k in data if not k.startswith("__"))
-        raise FactorbenchError(f"{path}: no variable {', '.join(missing)} (has: {have})")
-    return {k: data[k] for k in keys}
-
-
-def mat_value(value):
-    """The one value inside a loadmat leaf (a 1x1 array, a 1-element char array, a cell)."""
-    while isinstance(value, np.ndarray):
-        if value.size != 1:
-            raise ValueError(f"expected one value, got an array of shape {value.shape}")
-        value = value.reshape(-1)[0]
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def single_object_arrays(images: list, masks: list, boxes: list, classes: list, size: int) -> dict:
-    """The contract arrays of a one-object-per-image dataset: image, mask (binary (size,
-    size) uint8 each), boxes (K = 1), count (1) and ``label_class``; empty lists give N = 0."""
-    n = len(images)
-    return {
-        "image": np.stack(images) if n else np.zeros((0, 3, size, size), np.uint8),
-        "mask": (np.stack(masks) if n else np.zeros((0, size, size), np.uint8))[:, None].astype(np.uint8),
-        "boxes": np.asarray(boxes, dtype=np.float32).reshape(n, 1, 4),
-        "count": np.ones(n, dtype=np.int64),
-        "label_class": np.asarray(classes, dtype=np.int64).reshape(n),
-    }
