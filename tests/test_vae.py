@@ -81,3 +81,20 @@ def test_beta_weights_the_kl_term():
     (a, b) = outs
     assert torch.allclose(a["rec"], b["rec"]) and torch.allclose(a["kl"], b["kl"])
     assert torch.allclose(b["loss"] - a["loss"], 2.0 * a["kl"], atol=1e-3)
+
+
+@pytest.mark.parametrize("backbone, enc_convs, dec_convs", [("conv", 4, 5), ("conv3", 3, 4)])
+def test_backbones_have_the_thesis_layer_counts(backbone, enc_convs, dec_convs):
+    """§5.4.1: encoder 4 conv + BN + 2 FC, decoder 5 conv; §4.4: encoder 3 conv + BN + 2 FC, decoder 4 conv."""
+    from torch import nn
+
+    model = build_model("vae", {"backbone": backbone, "latent_dim": 4, "base_channels": 4}, (3, 64, 64))
+
+    def count(module, kinds):
+        return sum(isinstance(m, kinds) for m in module.modules())
+
+    assert count(model.encoder, (nn.Conv2d,)) == enc_convs
+    assert count(model.encoder, (nn.BatchNorm2d,)) == enc_convs
+    assert count(model.encoder, (nn.Linear,)) == 2
+    assert count(model.decoder, (nn.Conv2d, nn.ConvTranspose2d)) == dec_convs
+    assert model.reconstruct(torch.rand(2, 3, 64, 64)).shape == (2, 3, 64, 64)

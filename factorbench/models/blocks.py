@@ -1,9 +1,15 @@
-"""Shared layers: the small convolutional encoder/decoder of §5.4.1.
+"""Shared layers: the small convolutional encoders/decoders of the thesis.
 
-Encoder: 4 conv layers (kernel 4, stride 2) with batch norm, then 2 fully connected
-layers. Decoder: 1 fully connected layer to a (8c, s, s) map, 4 transposed convs
-(kernel 4, stride 2) with batch norm, and a final 3x3 conv: 5 conv layers, as the thesis
-describes. Image sides must be multiples of 16 (32 -> 2x2, 64 -> 4x4 at the bottleneck).
+With ``depth`` stride-2 stages (channels c, 2c, ... doubling):
+
+- encoder: ``depth`` conv layers (kernel 4, stride 2) with batch norm, then 2 fully
+  connected layers;
+- decoder: 1 fully connected layer to a (c·2^(depth−1), s, s) map, ``depth`` transposed
+  convs (kernel 4, stride 2) with batch norm, and a final 3x3 conv.
+
+``depth=4`` is §5.4.1's network (encoder 4 conv + BN + 2 FC, decoder 5 conv); ``depth=3``
+is §4.4's (encoder 3 conv + BN + 2 FC, decoder 4 conv). Image sides must be multiples of
+2^depth (e.g. 64 -> 4x4 at depth 4, 8x8 at depth 3).
 """
 
 from __future__ import annotations
@@ -24,15 +30,16 @@ def bottleneck_side(image_size: int, downsamplings: int = 4) -> int:
 
 
 class ConvEncoder(nn.Module):
-    """x (B,C,H,W) -> features (B, out_features); 4 conv+BN layers and 2 FC layers (§5.4.1)."""
+    """x (B,C,H,W) -> features (B, out_features); ``depth`` conv+BN layers and 2 FC layers."""
 
-    def __init__(self, image_shape: Sequence[int], out_features: int, base_channels: int = 32, hidden: int = 256):
+    def __init__(self, image_shape: Sequence[int], out_features: int, base_channels: int = 32, hidden: int = 256,
+                 depth: int = 4):
         super().__init__()
         c, h, w = image_shape
         if h != w:
             raise FactorbenchError(f"conv backbone expects square images, got {h}x{w}")
-        side = bottleneck_side(h)
-        chans = [c, base_channels, base_channels * 2, base_channels * 4, base_channels * 8]
+        side = bottleneck_side(h, depth)
+        chans = [c] + [base_channels * 2**i for i in range(depth)]
         layers = []
         for cin, cout in zip(chans[:-1], chans[1:]):
             layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2)]
@@ -46,15 +53,15 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """z (B, latent) -> image (B,C,H,W) in [0,1]; FC, 4 transposed conv+BN, final conv (§5.4.1)."""
+    """z (B, latent) -> image (B,C,H,W) in [0,1]; FC, ``depth`` transposed conv+BN, final conv."""
 
-    def __init__(self, latent_dim: int, image_shape: Sequence[int], base_channels: int = 32):
+    def __init__(self, latent_dim: int, image_shape: Sequence[int], base_channels: int = 32, depth: int = 4):
         super().__init__()
         c, h, _ = image_shape
-        self.side = bottleneck_side(h)
-        self.top = base_channels * 8
+        self.side = bottleneck_side(h, depth)
+        self.top = base_channels * 2 ** (depth - 1)
         self.fc = nn.Sequential(nn.Linear(latent_dim, self.top * self.side * self.side), nn.ReLU())
-        chans = [self.top, base_channels * 4, base_channels * 2, base_channels, base_channels]
+        chans = [base_channels * 2 ** (depth - 1 - i) for i in range(depth)] + [base_channels]
         layers = []
         for cin, cout in zip(chans[:-1], chans[1:]):
             layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]

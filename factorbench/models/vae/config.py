@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from ...errors import FactorbenchError
 
 LIKELIHOODS = ("empirical", "constant")
-BACKBONES = ("conv",)
+#: backbone name -> number of stride-2 conv stages (models/blocks.py)
+BACKBONES = {"conv": 4, "conv3": 3}
 
 
 @dataclass
@@ -20,7 +21,9 @@ class VAEConfig:
     #: minimise (N/2)·log σ̂² (§1.1, the default); "constant": sum of squared errors, i.e. a
     #: fixed σ² = 1/2, "a β-VAE with unknown β"
     likelihood: str = "empirical"
-    #: encoder/decoder family; "conv" is §5.4.1 (ResNet of §3.5 arrives with Chapter 3)
+    #: encoder/decoder: "conv" is §5.4.1 (encoder 4 conv + BN + 2 FC, decoder 5 conv);
+    #: "conv3" is §4.4's transfer-learning VAE (encoder 3 conv + BN + 2 FC, decoder 4 conv);
+    #: the ResNet of §3.5 arrives with Chapter 3
     backbone: str = "conv"
     base_channels: int = 32
     #: Adam settings used throughout the thesis: lr 2e-4, β1 0.5, β2 0.999

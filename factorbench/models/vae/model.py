@@ -20,7 +20,7 @@ import torch
 
 from ..base import GenerativeModel, register_model
 from ..blocks import ConvDecoder, ConvEncoder
-from .config import VAEConfig
+from .config import BACKBONES, VAEConfig
 
 MIN_VARIANCE = 1e-10  # keeps log σ̂² finite for a perfect reconstruction
 
@@ -54,8 +54,9 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig, image_shape):
         super().__init__(config, image_shape)
-        self.encoder = ConvEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels)
-        self.decoder = ConvDecoder(config.latent_dim, self.image_shape, config.base_channels)
+        depth = BACKBONES[config.backbone]
+        self.encoder = ConvEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels, depth=depth)
+        self.decoder = ConvDecoder(config.latent_dim, self.image_shape, config.base_channels, depth=depth)
 
     def make_optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         betas = (self.config.adam_beta1, self.config.adam_beta2)
