@@ -46,9 +46,14 @@ def _fit_probe(classifier, z_train, y_train, z_test, y_test) -> ProbeResult:
     )
 
 
+def linear_classifier(seed: int = 0) -> LogisticRegression:
+    """The linear probe's classifier (multinomial logistic regression); callers standardise."""
+    return LogisticRegression(max_iter=2000, random_state=seed)
+
+
 def linear_probe(z_train, y_train, z_test, y_test, seed: int = 0) -> ProbeResult:
     """Multinomial logistic regression on standardised codes."""
-    return _fit_probe(LogisticRegression(max_iter=2000, random_state=seed), z_train, y_train, z_test, y_test)
+    return _fit_probe(linear_classifier(seed), z_train, y_train, z_test, y_test)
 
 
 def mlp_probe(z_train, y_train, z_test, y_test, seed: int = 0, hidden: int = 256) -> ProbeResult:

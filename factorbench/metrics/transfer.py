@@ -20,7 +20,6 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -29,7 +28,7 @@ from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
 from ..models.vae.model import gaussian_kl
 from .evaluate import map_batches
-from .probes import ProbeResult
+from .probes import ProbeResult, linear_classifier
 
 #: ITU-R BT.601 luma weights, used to turn an RGB image into a one-channel one
 LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)
@@ -93,8 +92,7 @@ def dataset_identity_probe(codes: Sequence[np.ndarray], seed: int = 0,
     except ValueError as exc:  # too few rows for a stratified split
         raise FactorbenchError(f"cannot split the codes into train/test: {exc}") from exc
 
-    classifier = LogisticRegression(max_iter=2000, random_state=seed)  # as probes.linear_probe
-    model = make_pipeline(StandardScaler(), classifier).fit(z_train, y_train)
+    model = make_pipeline(StandardScaler(), linear_classifier(seed)).fit(z_train, y_train)
     pred_train, pred_test = model.predict(z_train), model.predict(z_test)
     _, test_counts = np.unique(y_test, return_counts=True)
     return DatasetIdentityResult(
