@@ -41,9 +41,8 @@ from ...errors import FactorbenchError
 from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
-from .imageio import box_mask, open_rgb
 from .matfile import mat_value, read_mat
-from .object_crop import crop_to_object, object_box, single_object_arrays
+from .object_crop import box_masked_object, single_object_arrays
 
 META = "devkit/cars_meta.mat"
 SPLIT_FILES = {  # split -> (annotations, image folder)
@@ -99,11 +98,9 @@ class CarsSource(RealSource):
             path = image_dir / fname
             if not path.is_file():
                 raise FactorbenchError(f"{path}: missing (named in {annotations})")
-            img = open_rgb(path)
-            box = object_box(box, img.width, img.height, f"{annotations} ({fname})")
-            image, out_box, _ = crop_to_object(img, box, size)
+            image, mask, out_box = box_masked_object(path, box, size, f"{annotations} ({fname})")
             images.append(image)
-            masks.append(box_mask(out_box, size))
+            masks.append(mask)
             boxes.append(out_box)
         return single_object_arrays(images, masks, boxes, [label for _, label, _ in rows], size)
 

@@ -42,9 +42,8 @@ from ...errors import FactorbenchError
 from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
-from .imageio import box_mask, open_rgb
 from .matfile import mat_value, read_mat
-from .object_crop import crop_to_object, object_box, single_object_arrays
+from .object_crop import box_masked_object, single_object_arrays
 
 CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -101,11 +100,9 @@ class DogsSource(RealSource):
             if not path.is_file():
                 raise FactorbenchError(f"{path}: missing (listed in {folder / f'{split}_list.mat'})")
             annotation = folder / "Annotation" / Path(rel).with_suffix("")
-            img = open_rgb(path)
-            box = object_box(read_first_box(annotation), img.width, img.height, str(annotation))
-            image, out_box, _ = crop_to_object(img, box, size)
+            image, mask, out_box = box_masked_object(path, read_first_box(annotation), size, str(annotation))
             images.append(image)
-            masks.append(box_mask(out_box, size))
+            masks.append(mask)
             boxes.append(out_box)
         return single_object_arrays(images, masks, boxes, [label for _, label in entries], size)
 

@@ -3,13 +3,14 @@ the contract arrays for one object per image (thesis §5.4.2; SPEC §2.2)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 
 from ...errors import FactorbenchError
-from .imageio import clip_box, resize, to_chw, transform_box
+from .imageio import box_mask, clip_box, open_rgb, resize, to_chw, transform_box
 
 
 def object_crop(box: Sequence[float], width: int, height: int, scale: float = 1.5) -> Tuple[int, int, int, int]:
@@ -51,6 +52,17 @@ def crop_to_object(img: Image.Image, box: Sequence[float], size: int) -> Tuple[n
     pixels (clipped) and the crop in input pixels."""
     crop = object_crop(box, img.width, img.height)
     return to_chw(resize(img.crop(crop), size)), transform_box(box, crop, size), crop
+
+
+def box_masked_object(path: Path, box: Sequence[float], size: int, where: str) -> Tuple[np.ndarray, np.ndarray, tuple]:
+    """One image of a dataset that has boxes but no masks (Stanford Cars, Stanford Dogs;
+    §5.4.2 "we use bounding box instead of masks"): read ``path``, clip ``box`` to it (an
+    empty box is an error naming ``where``), crop and resize around it. Returns the uint8
+    (3, size, size) image, its box mask (size, size) and the box in output pixels."""
+    img = open_rgb(path)
+    clipped = object_box(box, img.width, img.height, where)
+    image, out_box, _ = crop_to_object(img, clipped, size)
+    return image, box_mask(out_box, size), out_box
 
 
 def single_object_arrays(images: list, masks: list, boxes: list, classes: list, size: int) -> dict:
