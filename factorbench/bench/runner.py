@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Dict, List, Optional
 
 from tqdm.auto import tqdm
 
@@ -23,7 +23,7 @@ from ..seeding import stage_seed
 from ..train import TrainRun, train
 from ..train.checkpoint import load_model
 from ..train.trainer import is_finished
-from .spec import BenchmarkSpec, Cell
+from .spec import BenchmarkSpec, Cell, DatasetSpec
 from .store import has_record, make_record, write_record
 
 
@@ -41,8 +41,19 @@ def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
     return Path(workdir) / "checkpoints" / f"{cell.model}-{cell.id}"
 
 
-def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, log: Callable[[str], None] = lambda s: None) -> None:
-    """Train (or resume) the cell's model, then evaluate each metric not yet recorded."""
+def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
+    """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells."""
+    key = (ds.name, ds.n_train, ds.n_test, ds.seed)
+    if key not in memo:
+        memo[key] = (get_dataset(ds.name, "train", n=ds.n_train, seed=ds.seed),
+                     get_dataset(ds.name, "test", n=ds.n_test, seed=ds.seed))
+    return memo[key]
+
+
+def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional[Dict[tuple, tuple]] = None) -> None:
+    """Train (or resume) the cell's model, then evaluate each metric not yet recorded.
+
+    ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`)."""
     preset = spec.preset(opts.preset)
     missing = [m for m in preset.metrics
                if not all(has_record(opts.results, spec.name, opts.preset, cell.id, out)
@@ -58,8 +69,7 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, log: Callable[[s
         train(run, device=opts.device, resume=True, progress=opts.progress)
         model = load_model(folder, opts.device)
     ds = cell.dataset
-    train_ds = get_dataset(ds.name, "train", n=ds.n_train, seed=ds.seed)
-    test_ds = get_dataset(ds.name, "test", n=ds.n_test, seed=ds.seed)
+    train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
     for metric in missing:
         ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
                           batch_size=preset.eval_batch_size, progress=opts.progress)
@@ -70,14 +80,14 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, log: Callable[[s
                 train=dataclasses.asdict(cell.train), grid=cell.grid, seed=cell.seed, protocol=value.protocol,
                 checkpoint=str(folder),
             ))
-        log(f"{cell.model} {cell.grid} seed {cell.seed}: {metric} done")
 
 
 def run_benchmark(spec: BenchmarkSpec, opts: RunOptions) -> List[Cell]:
     cells = spec.cells(opts.preset, opts.seeds)
+    splits: Dict[tuple, tuple] = {}
     bar = tqdm(cells, desc=f"{spec.name} [{opts.preset}]", unit="cell", disable=not opts.progress)
     for cell in bar:
         bar.set_postfix_str(f"{cell.model} {cell.grid} seed={cell.seed}")
-        run_cell(spec, cell, opts)
+        run_cell(spec, cell, opts, splits)
     bar.close()
     return cells
