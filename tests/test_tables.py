@@ -106,3 +106,21 @@ def test_fid_protocol_is_printed_in_the_caption(spec):
     md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
     assert "fid_saved: FID, saved mode: 8 fake / 8 real images at 32x32; Inception sha1 a16e4d89c0ec." in md
     assert "**41.00 ± 1.41**" in md  # lower FID is better, and the only row is the best
+
+
+def test_rows_can_be_target_datasets(tmp_path):
+    """Table 4.1's layout: one model, rows = the datasets its values are about."""
+    from factorbench.bench.store import make_record, read_records, write_record
+
+    for seed, value in ((0, 1.0), (1, 3.0)):
+        for target in ("mnist", "coco"):
+            write_record(tmp_path, make_record(
+                benchmark="b", preset="ci", cell_id=f"c{seed}", metric="kl_prior", value=value + (target == "coco"),
+                model="vae", dataset={"name": "coco"}, hparams={}, train={}, grid={}, seed=seed, protocol={},
+                checkpoint="", target=target))
+    records = read_records(tmp_path, "b", "ci")
+    assert len(records) == 4  # one file per (cell, metric, target)
+    stats = aggregate(records, "target").set_index("row")
+    assert stats.loc["mnist", "mean"] == 2.0 and stats.loc["coco", "mean"] == 3.0
+    with pytest.raises(Exception, match="target dataset"):
+        aggregate([{**records[0], "target": None}], "target")

@@ -11,7 +11,8 @@ from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
 from factorbench.metrics.embedding import pca_2d, scatter_png, tsne_2d
 from factorbench.metrics.probes import ProbeResult, linear_probe
-from factorbench.metrics.transfer import (convert_images, dataset_identity_probe, encode_datasets,
+from factorbench.data.convert import convert_images
+from factorbench.metrics.transfer import (dataset_identity_probe, encode_datasets,
                                           mean_kl_to_prior)
 from factorbench.models import build_model
 

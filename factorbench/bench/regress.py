@@ -29,13 +29,14 @@ from ..errors import FactorbenchError
 from ..fileio import atomic_write_json
 from ..versions import git_commit, package_versions
 from .spec import BenchmarkSpec
+from .store import record_row
 
 TOLERANCE_RULE = "tol = max(3 * pooled_seed_std * sqrt(2/n_seeds), 1e-6 * max(1, |value|))"
 REL_FLOOR = 1e-6
 
 
 def _per_cell(records: List[Dict[str, Any]], rows: str) -> pd.DataFrame:
-    df = pd.DataFrame({"model": r["model"], "row": r["grid"].get(rows), "metric": r["metric"], "seed": r["seed"],
+    df = pd.DataFrame({"model": r["model"], "row": record_row(r, rows), "metric": r["metric"], "seed": r["seed"],
                        "value": r["value"]} for r in records)
     return df.sort_values("seed").groupby(["model", "row", "metric"])["value"].agg(list).reset_index(name="values")
 

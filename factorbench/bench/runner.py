@@ -41,6 +41,19 @@ def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
     return Path(workdir) / "checkpoints" / f"{cell.model}-{cell.id}"
 
 
+def figures_dir(opts: RunOptions, spec: BenchmarkSpec, cell: Cell) -> Path:
+    """Where a cell's evaluators write their figures: ``<results>/figures/<bench>/<preset>/<model>-<cell id>/``."""
+    return Path(opts.results) / "figures" / spec.name / opts.preset / f"{cell.model}-{cell.id}"
+
+
+def has_records(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, metric: str) -> bool:
+    """Whether every value of evaluator ``metric`` (each output, each target) is recorded."""
+    evaluator = EVALUATORS.get(metric)
+    targets = evaluator.targets(spec.preset(opts.preset).metric_params.get(metric, {}))
+    return all(has_record(opts.results, spec.name, opts.preset, cell.id, out, target)
+               for out in evaluator.outputs for target in targets)
+
+
 def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
     """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells."""
     key = (ds.name, ds.n_train, ds.n_test, ds.seed)
@@ -55,9 +68,7 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
 
     ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`)."""
     preset = spec.preset(opts.preset)
-    missing = [m for m in preset.metrics
-               if not all(has_record(opts.results, spec.name, opts.preset, cell.id, out)
-                          for out in EVALUATORS.get(m).outputs)]
+    missing = [m for m in preset.metrics if not has_records(spec, cell, opts, m)]
     if not missing:
         return
     folder = checkpoint_dir(opts.workdir, cell)
@@ -72,13 +83,14 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
     for metric in missing:
         ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
-                          batch_size=preset.eval_batch_size, progress=opts.progress)
+                          batch_size=preset.eval_batch_size, progress=opts.progress,
+                          figures=figures_dir(opts, spec, cell), checkpoint=folder)
         for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
             write_record(opts.results, make_record(
                 benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
                 model=cell.model, dataset=dataclasses.asdict(ds), hparams=config_to_dict(model.config),
                 train=dataclasses.asdict(cell.train), grid=cell.grid, seed=cell.seed, protocol=value.protocol,
-                checkpoint=str(folder),
+                checkpoint=str(folder), target=value.target,
             ))
 
 

@@ -62,6 +62,9 @@ class TableSpec:
     #: column headers: metric value name -> label
     labels: Dict[str, str] = field(default_factory=dict)
     caption: str = ""
+    #: bold the best mean of each column; false where rows are not comparable (different
+    #: datasets, as in Table 4.1)
+    bold: bool = True
 
     def __post_init__(self) -> None:
         if self.spread not in ("std", "stderr"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .. import __version__
 from ..errors import FactorbenchError
@@ -23,16 +23,26 @@ def records_dir(results: Path, benchmark: str, preset: str) -> Path:
     return Path(results) / "records" / benchmark / preset
 
 
-def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric: str) -> Path:
-    return records_dir(results, benchmark, preset) / f"{cell_id}.{metric}.json"
+def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric: str,
+                target: Optional[str] = None) -> Path:
+    name = f"{cell_id}.{metric}" + ("" if target is None else f"@{target}")
+    return records_dir(results, benchmark, preset) / f"{name}.json"
+
+
+def record_row(record: Dict[str, Any], rows: str) -> Any:
+    """The table row a record belongs to: its target dataset when the table's rows are
+    ``"target"`` (one model evaluated on several datasets), else its grid value ``rows``."""
+    return record.get("target") if rows == "target" else record["grid"].get(rows)
 
 
 def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value: float, model: str,
                 dataset: Dict[str, Any], hparams: Dict[str, Any], train: Dict[str, Any], grid: Dict[str, Any],
-                seed: int, protocol: Dict[str, Any], checkpoint: str) -> Dict[str, Any]:
+                seed: int, protocol: Dict[str, Any], checkpoint: str,
+                target: Optional[str] = None) -> Dict[str, Any]:
     """One result record: the value and everything needed to trace it (SPEC §5)."""
     return {
         "benchmark": benchmark, "preset": preset, "cell": cell_id, "metric": metric, "value": value,
+        "target": target,
         "model": model, "dataset": dataset, "hparams": hparams, "train": train, "grid": grid, "seed": seed,
         "protocol": protocol, "checkpoint": checkpoint, "versions": package_versions(),
         "factorbench": __version__, "git_commit": git_commit(),
@@ -41,12 +51,14 @@ def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value
 
 
 def write_record(results: Path, record: Dict[str, Any]) -> Path:
-    path = record_path(results, record["benchmark"], record["preset"], record["cell"], record["metric"])
+    path = record_path(results, record["benchmark"], record["preset"], record["cell"], record["metric"],
+                       record.get("target"))
     return atomic_write_json(path, record)
 
 
-def has_record(results: Path, benchmark: str, preset: str, cell_id: str, metric: str) -> bool:
-    return record_path(results, benchmark, preset, cell_id, metric).exists()
+def has_record(results: Path, benchmark: str, preset: str, cell_id: str, metric: str,
+               target: Optional[str] = None) -> bool:
+    return record_path(results, benchmark, preset, cell_id, metric, target).exists()
 
 
 def read_records(results: Path, benchmark: str, preset: str) -> List[Dict[str, Any]]:

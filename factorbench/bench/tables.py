@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import FactorbenchError
 from ..metrics import metric_direction
 from .spec import BenchmarkSpec, TableSpec
+from .store import record_row
 from .thesis import thesis_entry, thesis_numbers
 
 MISSING = "—"
@@ -32,11 +33,12 @@ def aggregate(records: List[Dict[str, Any]], rows: str) -> pd.DataFrame:
     if not records:
         raise FactorbenchError("no records to aggregate")
     df = pd.DataFrame(
-        {"model": r["model"], "row": r["grid"].get(rows), "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
+        {"model": r["model"], "row": record_row(r, rows), "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
         for r in records
     )
     if df["row"].isna().any():
-        raise FactorbenchError(f"some records have no grid parameter {rows!r} (the table's rows)")
+        what = "target dataset" if rows == "target" else f"grid parameter {rows!r}"
+        raise FactorbenchError(f"some records have no {what} (the table's rows)")
     g = df.groupby(["model", "row", "metric"])["value"]
     out = g.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
     out["stderr"] = out["std"] / out["n"].map(math.sqrt)
@@ -61,6 +63,8 @@ class Table:
     columns: List[Column]
     stats: pd.DataFrame
     spread: str
+    #: bold the best value of each column (off when rows are not comparable)
+    bold: bool = True
 
     def cell(self, row, col: Column) -> Optional[pd.Series]:
         s = self.stats
@@ -82,7 +86,8 @@ def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]],
             if thesis is not None:
                 col.thesis = {r: e for r in rows if (e := thesis_entry(thesis, model, r, metric)) is not None}
             columns.append(col)
-    return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats, t.spread)
+    return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
+                 t.spread, t.bold)
 
 
 def _sort_key(v):
@@ -100,10 +105,14 @@ def _caption(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], st
     spread = "standard deviation" if spec.table.spread == "std" else "standard error"
     parts = [
         f"{spec.table.caption or spec.title}.",
-        f"Preset {preset}; dataset {ds['name']} (train n={ds['n_train'] or 'default'}, test n={ds['n_test'] or 'default'}).",
-        f"Mean ± {spread} over {len(seeds)} seed(s) ({', '.join(map(str, seeds))}); best per column in bold.",
+        f"Preset {preset}; {'source ' if spec.table.rows == 'target' else ''}dataset {ds['name']} (train n={ds['n_train'] or 'default'}, test n={ds['n_test'] or 'default'}).",
+        f"Mean ± {spread} over {len(seeds)} seed(s) ({', '.join(map(str, seeds))})"
+        + ("; best per column in bold." if spec.table.bold else "."),
     ]
-    parts += [f"{m}: {d}." for m, d in defs.items()]
+    by_definition: Dict[str, List[str]] = {}
+    for m, d in defs.items():
+        by_definition.setdefault(d, []).append(m)
+    parts += [f"{', '.join(sorted(ms))}: {d}." for d, ms in by_definition.items()]
     return " ".join(parts)
 
 
@@ -117,7 +126,7 @@ def _fmt_number(value: float, metric: str, decimals: int) -> str:
 
 
 def _best_rows(table: Table, col: Column) -> set:
-    if col.direction not in ("lower", "higher"):
+    if not table.bold or col.direction not in ("lower", "higher"):
         return set()
     means = {r: c["mean"] for r in table.rows if (c := table.cell(r, col)) is not None}
     if not means:

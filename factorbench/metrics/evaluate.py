@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import torch
@@ -23,6 +24,9 @@ class MetricValue:
     metric: str
     value: float
     protocol: Dict[str, Any] = field(default_factory=dict)
+    #: the dataset the value is about when it is not the cell's own (Table 4.1's columns:
+    #: one source model evaluated on several target datasets); None: the cell's dataset
+    target: Optional[str] = None
 
 
 @dataclass
@@ -34,14 +38,33 @@ class EvalContext:
     seed: int = 0
     batch_size: int = 256
     progress: bool = False
+    #: folder for the evaluator's figures (PNG/CSV); None: write none
+    figures: Optional[Path] = None
+    #: the model's checkpoint folder; runs derived from it (fine-tuning) go beneath it
+    checkpoint: Optional[Path] = None
+
+    def figure_path(self, name: str) -> Optional[Path]:
+        """Where to write figure ``name``, or None when figures are off."""
+        return None if self.figures is None else Path(self.figures) / name
 
 
-def register_evaluator(name: str, directions: Dict[str, str]):
-    """Register evaluator ``name``, producing the metric values named in ``directions``."""
+def no_targets(params: Dict[str, Any]) -> List[Optional[str]]:
+    return [None]
+
+
+def register_evaluator(name: str, directions: Dict[str, str],
+                       targets: Callable[[Dict[str, Any]], List[Optional[str]]] = no_targets):
+    """Register evaluator ``name``, producing the metric values named in ``directions``.
+
+    ``targets(params)`` lists the target datasets the evaluator reports each value for,
+    given its parameters (see :attr:`MetricValue.target`); by default one value each, for
+    the cell's own dataset. The runner uses it to know which records are still missing.
+    """
 
     def add(fn: Callable[..., List[MetricValue]]):
         DIRECTIONS.update(directions)
         fn.outputs = tuple(directions)
+        fn.targets = targets
         return EVALUATORS.register(name)(fn)
 
     return add

@@ -19,20 +19,16 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ..data.convert import convert_images
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
 from ..models.vae.model import gaussian_kl
 from .evaluate import map_batches
 from .probes import ProbeResult, linear_classifier
-
-#: ITU-R BT.601 luma weights, used to turn an RGB image into a one-channel one
-LUMINANCE_WEIGHTS = (0.299, 0.587, 0.114)
-
 
 @dataclass
 class DatasetIdentityResult(ProbeResult):
@@ -123,32 +119,6 @@ def mean_kl_to_prior(mu, logvar) -> float:
     if not np.isfinite(kl):
         raise FactorbenchError("the KL to the prior overflowed (logvar too large)")
     return kl
-
-
-def convert_images(images: torch.Tensor, image_shape: Sequence[int]) -> torch.Tensor:
-    """Bring float images (N, C, H, W) in [0, 1] to ``image_shape`` = (C', H', W').
-
-    Channels first: 1 -> 3 repeats the grey channel (the thesis's "convert MNIST to RGB");
-    3 -> 1 takes the luminance 0.299 R + 0.587 G + 0.114 B; other pairs are an error.
-    Then size: bilinear resize with antialiasing (a triangle filter widened by the scale
-    factor when shrinking, plain bilinear when enlarging; ``align_corners=False``). Both
-    steps are convex combinations of pixels, so values stay in [0, 1].
-    """
-    if images.ndim != 4:
-        raise FactorbenchError(f"expected images of shape (N, C, H, W), got {tuple(images.shape)}")
-    channels, height, width = (int(s) for s in image_shape)
-    have = images.shape[1]
-    if have != channels:
-        if have == 1 and channels == 3:
-            images = images.repeat(1, 3, 1, 1)
-        elif have == 3 and channels == 1:
-            weights = torch.tensor(LUMINANCE_WEIGHTS, dtype=images.dtype, device=images.device)
-            images = (images * weights.view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-        else:
-            raise FactorbenchError(f"cannot convert {have}-channel images to the model's {channels} channels")
-    if tuple(images.shape[2:]) != (height, width):
-        images = F.interpolate(images, size=(height, width), mode="bilinear", align_corners=False, antialias=True)
-    return images
 
 
 def encode_datasets(model, datasets: Sequence[ArrayDataset], n_per_dataset: Optional[int] = 500,

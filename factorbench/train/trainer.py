@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..config import config_diff, config_to_dict
 from ..data import get_dataset
+from ..data.convert import convert_dataset
 from ..device import to_device
 from ..errors import FactorbenchError
 from ..fileio import atomic_torch_save
@@ -31,6 +32,7 @@ from ..versions import package_versions
 from .checkpoint import (
     CONFIG_FILE,
     LOSSES_FILE,
+    MODEL_FILE,
     TRAINER_FILE,
     apply_state_dict,
     load_state,
@@ -55,6 +57,12 @@ class TrainRun:
     #: size of the training split (None: the dataset's default) and its generation seed
     dataset_n: Optional[int] = None
     dataset_seed: int = 0
+    #: fine-tuning (thesis §4.4.2): start from the weights of this finished checkpoint
+    #: folder instead of a fresh initialisation (the optimiser state starts fresh)
+    init_from: Optional[Path] = None
+    #: convert the dataset's images to this (C, H, W) before training (§4.4: "we resize all
+    #: the images to 64x64 ... convert MNIST to RGB"); None: train at the dataset's shape
+    image_shape: Optional[Sequence[int]] = None
 
     def describe(self, model: GenerativeModel) -> Dict[str, Any]:
         return {
@@ -64,6 +72,7 @@ class TrainRun:
             "dataset": {"name": self.dataset, "split": "train", "n": self.dataset_n, "seed": self.dataset_seed},
             "train": dataclasses.asdict(self.train),
             "seed": self.seed,
+            "init_from": None if self.init_from is None else str(self.init_from),
         }
 
 
@@ -93,6 +102,8 @@ def train(
     if run.train.deterministic:
         set_deterministic(True)
     dataset = get_dataset(run.dataset, "train", n=run.dataset_n, seed=run.dataset_seed)
+    if run.image_shape is not None:
+        dataset = convert_dataset(dataset, run.image_shape)
     torch.manual_seed(stage_seed(run.seed, "train/init"))
     model = build_model(run.model, run.model_config, dataset.image_shape).to(device)
     optimizers = model.make_optimizers()
@@ -112,6 +123,8 @@ def train(
         if state.get("finished"):
             return model.eval()
     else:
+        if run.init_from is not None:
+            init_from_checkpoint(model, run.model, Path(run.init_from))
         write_run_config(out, {**described, "versions": package_versions(), "factorbench": __version__})
 
     batch_size = run.train.batch_size
@@ -161,6 +174,23 @@ def train(
     save_model(out, model)
     _save_trainer_state(out, model, optimizers, step, finished=True)
     return model.eval()
+
+
+def init_from_checkpoint(model: GenerativeModel, model_name: str, source: Path) -> None:
+    """Copy the weights (and BatchNorm statistics) of the finished checkpoint ``source``
+    into ``model``: the start of fine-tuning (thesis §4.4.2, "VAE-Tune starts from a
+    pre-trained VAE"). The source must be the same model at the same image shape; its
+    weights load strictly, so an architecture mismatch is a one-line error."""
+    config = read_run_config(source)
+    if config["model"] != model_name:
+        raise FactorbenchError(f"cannot fine-tune a {model_name} from {source}: it holds a {config['model']}")
+    if tuple(config["image_shape"]) != tuple(model.image_shape):
+        raise FactorbenchError(f"cannot fine-tune from {source}: it was trained at image shape "
+                               f"{tuple(config['image_shape'])}, this run trains at {tuple(model.image_shape)} "
+                               f"(set the run's image_shape to convert the data)")
+    if not is_finished(source):
+        raise FactorbenchError(f"cannot fine-tune from {source}: its training has not finished")
+    apply_state_dict(model, load_state(source / MODEL_FILE), source / MODEL_FILE)
 
 
 def _prepare_folder(out: Path, described: Dict[str, Any], resume: bool) -> Optional[Dict[str, Any]]:

@@ -83,6 +83,20 @@ class VAE(GenerativeModel):
             return empirical_variance_nll(x, x_hat)
         return sum_squared_error(x, x_hat)
 
+    def dataset_nll(self, sse_per_image: torch.Tensor, values_per_image: int) -> torch.Tensor:
+        """Per-image reconstruction NLL over a whole evaluation set, from each image's
+        Σ(x−x̂)² (``sse_per_image``, shape (N,)) and its number of values D = C·H·W.
+
+        The same likelihood as training, with the batch replaced by the set: ``empirical``
+        uses σ̂² = ΣSSE/(N·D) over the set, giving (D/2)(log 2πσ̂² + 1) for every image;
+        ``constant`` is the SSE itself. Used for the test ELBO of §4.4.2 (Fig 4.5).
+        """
+        if self.config.likelihood == "empirical":
+            variance = (sse_per_image.sum() / (sse_per_image.numel() * values_per_image)).clamp_min(MIN_VARIANCE)
+            per_image = 0.5 * values_per_image * (torch.log(2 * math.pi * variance) + 1.0)
+            return per_image.expand_as(sse_per_image)
+        return sse_per_image
+
     def training_step(self, batch: Dict[str, Any], phase: str) -> Dict[str, torch.Tensor]:
         x = batch["image"]
         mu, logvar = self.encode(x)
