@@ -141,9 +141,13 @@ def _parse_sets(pairs: Tuple[str, ...]) -> dict:
 @click.option("--batch-size", type=int, default=None)
 @click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints (default: every epoch).")
 @click.option("--n-train", type=int, default=None, help="Training-split size (default: the dataset's).")
+@click.option("--init-from", type=click.Path(file_okay=False), default=None,
+              help="Finished checkpoint to start from: the same model (fine-tuning, §4.4.2) or a stage-1 model "
+                   "(e.g. the VAE of an lsr_gan, §3.2.1). Images are converted to its input shape.")
 @device_option
 @click.pass_context
-def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train, device):
+def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train,
+              init_from, device):
     """Train MODEL on DATASET; checkpoints, config.json and losses.csv go to --out."""
     from .config import config_from_dict
     from .device import resolve_device
@@ -159,7 +163,12 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
             values[key] = value
     train_config = config_from_dict(TrainConfig, values, where="train")
     folder = Path(out) if out else Path("runs") / "train" / f"{model}-{dataset}-seed{seed}"
-    run = TrainRun(model, _parse_sets(sets), dataset, folder, seed=seed, train=train_config, dataset_n=n_train)
+    image_shape = None
+    if init_from:
+        from .train.checkpoint import read_run_config
+        image_shape = read_run_config(Path(init_from))["image_shape"]
+    run = TrainRun(model, _parse_sets(sets), dataset, folder, seed=seed, train=train_config, dataset_n=n_train,
+                   init_from=Path(init_from) if init_from else None, image_shape=image_shape)
     train(run, device=resolve_device(device), resume=resume, progress=progress_enabled(ctx))
     click.echo(f"trained {model} on {dataset} -> {folder}")
 

@@ -54,6 +54,19 @@ def has_records(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, metric: str) 
                for out in evaluator.outputs for target in targets)
 
 
+def train_cell(cell: Cell, opts: RunOptions) -> Path:
+    """Train (or resume) ``cell`` unless its checkpoint is finished; a two-stage cell first
+    gets its stage-1 cell trained the same way and starts from it. Returns the folder."""
+    folder = checkpoint_dir(opts.workdir, cell)
+    if is_finished(folder):
+        return folder
+    source = None if cell.init_from is None else train_cell(cell.init_from, opts)
+    run = TrainRun(cell.model, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
+                   dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed, init_from=source)
+    train(run, device=opts.device, resume=True, progress=opts.progress)
+    return folder
+
+
 def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
     """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells."""
     key = (ds.name, ds.n_train, ds.n_test, ds.seed)
@@ -71,14 +84,8 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
     missing = [m for m in preset.metrics if not has_records(spec, cell, opts, m)]
     if not missing:
         return
-    folder = checkpoint_dir(opts.workdir, cell)
-    if is_finished(folder):
-        model = load_model(folder, opts.device)
-    else:
-        run = TrainRun(cell.model, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
-                       dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed)
-        train(run, device=opts.device, resume=True, progress=opts.progress)
-        model = load_model(folder, opts.device)
+    folder = train_cell(cell, opts)
+    model = load_model(folder, opts.device)
     ds = cell.dataset
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
     for metric in missing:

@@ -8,6 +8,7 @@ allowed keys. A resolved preset expands into *cells*: models × grid combination
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -46,6 +47,12 @@ class PresetSpec:
     metric_params: Dict[str, Any] = field(default_factory=dict)
     #: evaluation batch size
     eval_batch_size: int = 256
+    #: per-model additions to ``model`` / ``train`` (e.g. a GAN's epochs): model -> dict
+    model_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    train_overrides: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: two-stage models: model -> the model whose trained cell (same grid point, same seed)
+    #: is its stage 1, e.g. { lsr_gan = "vae" } (thesis §3.2.1)
+    pretrain: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -81,11 +88,15 @@ class Cell:
     seed: int
     dataset: DatasetSpec
     train: TrainConfig
+    #: the stage-1 cell this one starts from (two-stage models), or None
+    init_from: Optional["Cell"] = None
 
     @property
     def id(self) -> str:
         key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
                "dataset": vars(self.dataset), "train": vars(self.train)}
+        if self.init_from is not None:
+            key["init_from"] = self.init_from.id
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -105,8 +116,12 @@ class BenchmarkSpec:
 
     def cells(self, preset: str, seeds: Optional[int] = None) -> List[Cell]:
         p = self.preset(preset)
-        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{self.name}.{preset}.dataset")
-        train = config_from_dict(TrainConfig, p.train, where=f"{self.name}.{preset}.train")
+        where = f"{self.name}.{preset}"
+        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{where}.dataset")
+        for model, stage1 in p.pretrain.items():
+            if model not in p.models:
+                raise FactorbenchError(f"{where}.pretrain names {model!r}, which is not one of the models {p.models}")
+        involved = list(dict.fromkeys(list(p.models) + list(p.pretrain.values())))
         keys = sorted(p.grid)
         for key in keys:
             if not isinstance(p.grid[key], list) or not p.grid[key]:
@@ -115,10 +130,36 @@ class BenchmarkSpec:
         n_seeds = p.seeds if seeds is None else seeds
         if n_seeds <= 0:
             raise FactorbenchError("the number of seeds must be positive")
-        return [
-            Cell(model, {**p.model, **combo}, combo, seed, dataset, train)
-            for model in p.models for combo in combos for seed in range(n_seeds)
-        ]
+
+
+        def cell(model: str, combo: Dict[str, Any], seed: int) -> Cell:
+            train = config_from_dict(TrainConfig, {**p.train, **p.train_overrides.get(model, {})},
+                                     where=f"{where}.train")
+            config = _model_config(model, {**p.model, **combo, **p.model_overrides.get(model, {})}, involved, where)
+            stage1 = cell(p.pretrain[model], combo, seed) if model in p.pretrain else None
+            return Cell(model, config, combo, seed, dataset, train, stage1)
+
+        return [cell(model, combo, seed) for model in p.models for combo in combos for seed in range(n_seeds)]
+
+
+def config_fields(model: str) -> set:
+    from ..models import MODELS
+
+    return {f.name for f in dataclasses.fields(MODELS.get(model).config_class)}
+
+
+def _model_config(model: str, values: Dict[str, Any], involved: List[str], where: str) -> Dict[str, Any]:
+    """The keys of ``values`` that configure ``model``. A key that configures another model
+    of the preset (e.g. the VAE's β in a VAE-vs-LSR-GAN table) is left out; a key that
+    configures none of them is an error (strict: a typo never passes silently)."""
+    if len(involved) == 1:
+        return dict(values)  # the model's own strict config check names any unknown key
+    own = config_fields(model)
+    known = set().union(*(config_fields(m) for m in involved))
+    unknown = sorted(k for k in values if k not in known)
+    if unknown:
+        raise FactorbenchError(f"{where}: {', '.join(unknown)} configure(s) none of the models {', '.join(involved)}")
+    return {k: v for k, v in values.items() if k in own}
 
 
 def _merge(base: Dict[str, Any], over: Dict[str, Any]) -> Dict[str, Any]:

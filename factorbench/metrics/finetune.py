@@ -85,7 +85,8 @@ def derived_run(source: Path, target: str, settings: FinetuneSettings, variant: 
         raise FactorbenchError(f"unknown fine-tuning variant {variant!r}; variants: {', '.join(VARIANTS)}")
     source = Path(source)
     config = read_run_config(source)
-    key = {"target": target, "settings": dataclasses.asdict(settings), "variant": variant}
+    trained_by = {k: v for k, v in dataclasses.asdict(settings).items() if k != "n_test"}  # n_test: evaluation only
+    key = {"target": target, "settings": trained_by, "variant": variant}
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     return TrainRun(
         model=config["model"], model_config=config["model_config"], dataset=target,

@@ -35,6 +35,7 @@ from .checkpoint import (
     MODEL_FILE,
     TRAINER_FILE,
     apply_state_dict,
+    load_model,
     load_state,
     read_run_config,
     save_model,
@@ -177,19 +178,28 @@ def train(
 
 
 def init_from_checkpoint(model: GenerativeModel, model_name: str, source: Path) -> None:
-    """Copy the weights (and BatchNorm statistics) of the finished checkpoint ``source``
-    into ``model``: the start of fine-tuning (thesis §4.4.2, "VAE-Tune starts from a
-    pre-trained VAE"). The source must be the same model at the same image shape; its
-    weights load strictly, so an architecture mismatch is a one-line error."""
+    """Start ``model`` from the finished checkpoint ``source`` (same image shape).
+
+    - Same model: copy its weights and BatchNorm statistics, strictly (an architecture
+      mismatch is a one-line error): fine-tuning (thesis §4.4.2, "VAE-Tune starts from a
+      pre-trained VAE").
+    - Another model: the second stage of a two-stage model (LSR-GAN on a trained VAE,
+      §3.2.1): ``model.init_from_pretrained(source_model)`` decides what to take; a model
+      without that method cannot start from another model.
+    """
     config = read_run_config(source)
-    if config["model"] != model_name:
-        raise FactorbenchError(f"cannot fine-tune a {model_name} from {source}: it holds a {config['model']}")
+    hook = getattr(model, "init_from_pretrained", None)
+    if config["model"] != model_name and hook is None:
+        raise FactorbenchError(f"cannot start a {model_name} from {source}: it holds a {config['model']}")
     if tuple(config["image_shape"]) != tuple(model.image_shape):
         raise FactorbenchError(f"cannot fine-tune from {source}: it was trained at image shape "
                                f"{tuple(config['image_shape'])}, this run trains at {tuple(model.image_shape)} "
                                f"(set the run's image_shape to convert the data)")
     if not is_finished(source):
         raise FactorbenchError(f"cannot fine-tune from {source}: its training has not finished")
+    if config["model"] != model_name:
+        hook(load_model(source, str(model.device)))
+        return
     apply_state_dict(model, load_state(source / MODEL_FILE), source / MODEL_FILE)
 
 
