@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from ...errors import FactorbenchError
 
 LIKELIHOODS = ("empirical", "constant")
-#: backbone name -> number of stride-2 conv stages (models/blocks.py)
+#: conv backbone name -> number of stride-2 conv stages (models/blocks.py)
 BACKBONES = {"conv": 4, "conv3": 3}
+#: the ResNet backbone of §3.5 (models/resnet.py); its depth follows the image side
+RESNET = "resnet"
+BACKBONE_NAMES = (*BACKBONES, RESNET)
 
 
 @dataclass
@@ -23,7 +26,8 @@ class VAEConfig:
     likelihood: str = "empirical"
     #: encoder/decoder: "conv" is §5.4.1 (encoder 4 conv + BN + 2 FC, decoder 5 conv);
     #: "conv3" is §4.4's transfer-learning VAE (encoder 3 conv + BN + 2 FC, decoder 4 conv);
-    #: the ResNet of §3.5 arrives with Chapter 3
+    #: "resnet" is §3.5's (Fig 3.8): residual blocks with average-pool down / nearest-upsample
+    #: up and one FC layer to/from the latent, the decoder being LSR-GAN's generator
     backbone: str = "conv"
     base_channels: int = 32
     #: Adam settings used throughout the thesis: lr 2e-4, β1 0.5, β2 0.999
@@ -34,7 +38,7 @@ class VAEConfig:
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
             raise FactorbenchError(f"vae: likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
-        if self.backbone not in BACKBONES:
-            raise FactorbenchError(f"vae: backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.backbone not in BACKBONE_NAMES:
+            raise FactorbenchError(f"vae: backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         if self.latent_dim <= 0 or self.beta < 0:
             raise FactorbenchError("vae: latent_dim must be positive and beta non-negative")

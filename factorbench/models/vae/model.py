@@ -20,7 +20,8 @@ import torch
 
 from ..base import GenerativeModel, register_model
 from ..blocks import ConvDecoder, ConvEncoder
-from .config import BACKBONES, VAEConfig
+from ..resnet import ResNetEncoder, ResNetGenerator
+from .config import BACKBONES, RESNET, VAEConfig
 
 MIN_VARIANCE = 1e-10  # keeps log σ̂² finite for a perfect reconstruction
 
@@ -54,9 +55,13 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig, image_shape):
         super().__init__(config, image_shape)
-        depth = BACKBONES[config.backbone]
-        self.encoder = ConvEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels, depth=depth)
-        self.decoder = ConvDecoder(config.latent_dim, self.image_shape, config.base_channels, depth=depth)
+        if config.backbone == RESNET:
+            self.encoder = ResNetEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels)
+            self.decoder = ResNetGenerator(config.latent_dim, self.image_shape, config.base_channels)
+        else:
+            depth = BACKBONES[config.backbone]
+            self.encoder = ConvEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels, depth=depth)
+            self.decoder = ConvDecoder(config.latent_dim, self.image_shape, config.base_channels, depth=depth)
 
     def make_optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         betas = (self.config.adam_beta1, self.config.adam_beta2)
