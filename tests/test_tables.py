@@ -124,3 +124,31 @@ def test_rows_can_be_target_datasets(tmp_path):
     assert stats.loc["mnist", "mean"] == 2.0 and stats.loc["coco", "mean"] == 3.0
     with pytest.raises(Exception, match="target dataset"):
         aggregate([{**records[0], "target": None}], "target")
+
+
+def test_collapse_replaces_the_numbers_and_rows_can_be_models(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text(textwrap.dedent("""
+        name = "m"
+        title = "Models as rows"
+        [base]
+        models = ["vae", "lsr_gan"]
+        metrics = ["recon_mse"]
+        dataset = { name = "digits-rgb" }
+        [presets.ci]
+        [table]
+        rows = "model"
+        columns = ["recon_mse"]
+        collapse = "collapsed"
+    """))
+    spec = load_spec(str(path))
+    recs = []
+    for model, value, flags in (("vae", 50.0, (0, 0)), ("lsr_gan", 90.0, (1, 1))):
+        for seed, flag in enumerate(flags):
+            recs.append({**rec(model, None, "recon_mse", seed, value + seed), "grid": {}})
+            recs.append({**rec(model, None, "collapsed", seed, float(flag)), "grid": {}})
+    table = build_table(spec, "ci", recs, show_thesis=False)
+    assert table.rows == ["vae", "lsr_gan"]
+    md = render_markdown(table)
+    assert "| vae | **50.50 ± 0.71** |" in md and "| lsr_gan | collapse |" in md
+    assert "lsr_gan,recon_mse,90.5" in render_csv(table).replace("Model,", "")  # the CSV keeps the numbers

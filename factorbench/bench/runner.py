@@ -81,7 +81,7 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
 
     ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`)."""
     preset = spec.preset(opts.preset)
-    missing = [m for m in preset.metrics if not has_records(spec, cell, opts, m)]
+    missing = [m for m in preset.metrics_for(cell.model) if not has_records(spec, cell, opts, m)]
     if not missing:
         return
     folder = train_cell(cell, opts)

@@ -53,11 +53,18 @@ class PresetSpec:
     #: two-stage models: model -> the model whose trained cell (same grid point, same seed)
     #: is its stage 1, e.g. { lsr_gan = "vae" } (thesis §3.2.1)
     pretrain: Dict[str, str] = field(default_factory=dict)
+    #: per-model metric lists replacing ``metrics`` (a GAN without an encoder has no
+    #: reconstructions to score): model -> [evaluator, ...]
+    model_metrics: Dict[str, List[str]] = field(default_factory=dict)
+
+    def metrics_for(self, model: str) -> List[str]:
+        return self.model_metrics.get(model, self.metrics)
 
 
 @dataclass
 class TableSpec:
-    #: grid parameter whose values make the rows
+    #: grid parameter whose values make the rows; "target" for the datasets a model was
+    #: evaluated on (Table 4.1), "model" for one row per model (§3.2.1)
     rows: str
     #: metric value names, one column each (per model when the spec has several models)
     columns: List[str]
@@ -72,6 +79,9 @@ class TableSpec:
     #: bold the best mean of each column; false where rows are not comparable (different
     #: datasets, as in Table 4.1)
     bold: bool = True
+    #: metric value holding a 0/1 collapse flag (e.g. "collapsed" of the samples evaluator):
+    #: cells of a (model, row) where most seeds collapsed print "collapse" (Table 3.1)
+    collapse: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.spread not in ("std", "stderr"):

@@ -31,8 +31,13 @@ def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric
 
 def record_row(record: Dict[str, Any], rows: str) -> Any:
     """The table row a record belongs to: its target dataset when the table's rows are
-    ``"target"`` (one model evaluated on several datasets), else its grid value ``rows``."""
-    return record.get("target") if rows == "target" else record["grid"].get(rows)
+    ``"target"`` (one model evaluated on several datasets), its model for ``"model"``, else
+    its grid value ``rows``."""
+    if rows == "target":
+        return record.get("target")
+    if rows == "model":
+        return record["model"]
+    return record["grid"].get(rows)
 
 
 def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value: float, model: str,

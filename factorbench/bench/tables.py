@@ -65,29 +65,45 @@ class Table:
     spread: str
     #: bold the best value of each column (off when rows are not comparable)
     bold: bool = True
+    #: metric holding a 0/1 collapse flag; where most seeds collapsed the cell says "collapse"
+    collapse: Optional[str] = None
 
-    def cell(self, row, col: Column) -> Optional[pd.Series]:
+    def cell(self, row, col: Column, metric: Optional[str] = None) -> Optional[pd.Series]:
         s = self.stats
-        hit = s[(s["model"] == col.model) & (s["metric"] == col.metric) & (s["row"] == row)]
+        sel = (s["metric"] == (metric or col.metric)) & (s["row"] == row)
+        if col.model is not None:  # None: the rows are the models
+            sel &= s["model"] == col.model
+        hit = s[sel]
         return None if hit.empty else hit.iloc[0]
+
+    def collapsed(self, row, col: Column) -> bool:
+        if self.collapse is None:
+            return False
+        flag = self.cell(row, col, self.collapse)
+        return flag is not None and flag["mean"] >= 0.5
 
 
 def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
     t: TableSpec = spec.table
     stats = aggregate(records, t.rows)
     models = spec.preset(preset).models
-    rows = sorted(stats["row"].unique(), key=_sort_key)
+    by_model = t.rows == "model"
+    if by_model:  # rows are the models, in the spec's order; one column per metric
+        rows = [m for m in models if m in set(stats["row"])]
+    else:
+        rows = sorted(stats["row"].unique(), key=_sort_key)
     thesis = thesis_numbers(t.thesis) if (show_thesis and t.thesis) else None
     columns = []
     for metric in t.columns:
-        for model in models:
-            label = t.labels.get(metric, metric) + (f" {model}" if len(models) > 1 else "")
+        for model in [None] if by_model else models:
+            label = t.labels.get(metric, metric) + (f" {model}" if model is not None and len(models) > 1 else "")
             col = Column(model, metric, label + (" (%)" if is_fraction(metric) else ""), metric_direction(metric))
             if thesis is not None:
-                col.thesis = {r: e for r in rows if (e := thesis_entry(thesis, model, r, metric)) is not None}
+                col.thesis = {r: e for r in rows if (e := (thesis_entry(thesis, r, None, metric) if by_model else
+                                                           thesis_entry(thesis, model, r, metric))) is not None}
             columns.append(col)
     return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
-                 t.spread, t.bold)
+                 t.spread, t.bold, t.collapse)
 
 
 def _sort_key(v):
@@ -128,7 +144,8 @@ def _fmt_number(value: float, metric: str, decimals: int) -> str:
 def _best_rows(table: Table, col: Column) -> set:
     if not table.bold or col.direction not in ("lower", "higher"):
         return set()
-    means = {r: c["mean"] for r in table.rows if (c := table.cell(r, col)) is not None}
+    means = {r: c["mean"] for r in table.rows
+             if (c := table.cell(r, col)) is not None and not table.collapsed(r, col)}
     if not means:
         return set()
     best = (min if col.direction == "lower" else max)(means.values())
@@ -150,6 +167,8 @@ def _cells(table: Table) -> List[List[Tuple[str, bool]]]:
             c = table.cell(r, col)
             if c is None:
                 line.append((MISSING, False))
+            elif table.collapsed(r, col):
+                line.append(("collapse", False))
             else:
                 decimals = _decimals(c["mean"], col.metric)
                 text = _fmt_number(c["mean"], col.metric, decimals)
@@ -200,9 +219,9 @@ def render_csv(table: Table) -> str:
         for col in table.columns:
             c = table.cell(r, col)
             values = (c["mean"], c["std"], c["stderr"], int(c["n"])) if c is not None else ("", "", "", 0)
-            lines.append({"row_param": table.row_label, "row": r, "model": col.model, "metric": col.metric,
-                          "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
-                          "thesis": col.thesis.get(r, "")})
+            lines.append({"row_param": table.row_label, "row": r, "model": r if col.model is None else col.model,
+                          "metric": col.metric, "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
+                          "collapsed": table.collapsed(r, col), "thesis": col.thesis.get(r, "")})
     return pd.DataFrame(lines).to_csv(index=False)
 
 

@@ -37,8 +37,11 @@ def thesis_numbers(table: Optional[str] = None, path: Optional[Path] = None) -> 
 
 
 def thesis_entry(df: pd.DataFrame, model: str, row_value, metric: str) -> Optional[str]:
-    """The thesis's entry for one cell, formatted as printed, or None."""
-    match = df[(df["model"] == model) & (df["metric"] == metric) & df["row_value"].map(lambda v: _same(v, row_value))]
+    """The thesis's entry for one cell, formatted as printed, or None (``row_value`` None:
+    any row, for tables whose rows are the models)."""
+    match = df[(df["model"] == model) & (df["metric"] == metric)]
+    if row_value is not None:
+        match = match[match["row_value"].map(lambda v: _same(v, row_value))]
     if match.empty:
         return None
     row = match.iloc[0]

@@ -9,3 +9,4 @@ higher is better (tables bold the best by it).
 from .evaluate import DIRECTIONS, EVALUATORS, EvalContext, MetricValue, metric_direction  # noqa: F401
 from . import reconstruction, probes, sharpness, recon_classifier, posterior_variance, fid_evaluator  # noqa: F401  (register their evaluators)
 from . import transfer_evaluator, finetune, semantic_evaluator  # noqa: F401  (Chapter 4 evaluators)
+from . import samples  # noqa: F401  (samples, collapse)

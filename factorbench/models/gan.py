@@ -114,6 +114,7 @@ class GAN(GenerativeModel):
         return self.generator(z)
 
     def sample(self, n: int, generator: torch.Generator = None) -> torch.Tensor:
-        """G(z) for z ~ N(0, I) drawn on the CPU with ``generator`` (device-independent z)."""
-        z = torch.randn(n, self.config.latent_dim, generator=generator).to(self.device)
+        """G(z) for z ~ N(0, I) drawn with ``generator`` on the model's device (as the VAE does,
+        so one generator serves every model in a metric)."""
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
         return self.generator(z)
