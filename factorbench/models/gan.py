@@ -81,10 +81,11 @@ class GAN(GenerativeModel):
                 "g": torch.optim.Adam(self.generator.parameters(), lr=lr, betas=betas)}
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract
+        """Eq. 3.2 as a binary cross-entropy (DCGAN, LSR-GAN); SNGAN overrides with the hinge."""
+        return bce_discriminator_loss(real_logits, fake_logits)
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError  # abstract
+        return bce_generator_loss(fake_logits)
 
     def extra_generator_losses(self, z: torch.Tensor, fake: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Extra generator terms (name -> scalar), added to the loss; LSR-GAN's latent term."""

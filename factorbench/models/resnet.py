@@ -51,6 +51,12 @@ def conv3x3(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, 1, 1, bias=False)  # followed by batch norm
 
 
+def residual_paths(cin: int, cout: int):
+    """The two paths of a residual block: conv3x3-BN-ReLU-conv3x3-BN and a 1x1 conv shortcut."""
+    body = nn.Sequential(conv3x3(cin, cout), nn.BatchNorm2d(cout), nn.ReLU(), conv3x3(cout, cout), nn.BatchNorm2d(cout))
+    return body, nn.Conv2d(cin, cout, 1, bias=False)
+
+
 class ResBlockDown(nn.Module):
     """conv3x3-BN-ReLU-conv3x3-BN plus a 1x1 conv shortcut, 2x2 average pooling, ReLU.
 
@@ -60,9 +66,7 @@ class ResBlockDown(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.body = nn.Sequential(conv3x3(cin, cout), nn.BatchNorm2d(cout), nn.ReLU(), conv3x3(cout, cout),
-                                  nn.BatchNorm2d(cout))
-        self.shortcut = nn.Conv2d(cin, cout, 1, bias=False)
+        self.body, self.shortcut = residual_paths(cin, cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(F.avg_pool2d(self.body(x) + self.shortcut(x), 2))
@@ -74,9 +78,7 @@ class ResBlockUp(nn.Module):
 
     def __init__(self, cin: int, cout: int):
         super().__init__()
-        self.body = nn.Sequential(conv3x3(cin, cout), nn.BatchNorm2d(cout), nn.ReLU(), conv3x3(cout, cout),
-                                  nn.BatchNorm2d(cout))
-        self.shortcut = nn.Conv2d(cin, cout, 1, bias=False)
+        self.body, self.shortcut = residual_paths(cin, cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="nearest")

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..base import register_model
 from ..discriminators import DCGANDiscriminator
-from ..gan import GAN, bce_discriminator_loss, bce_generator_loss
+from ..gan import GAN
 from ..resnet import pyramid_depth, stage_channels
 from .config import DCGANConfig
 
@@ -55,8 +55,3 @@ class DCGAN(GAN):
         self.generator = DCGANGenerator(config.latent_dim, self.image_shape, config.base_channels)
         self.discriminator = DCGANDiscriminator(self.image_shape, config.base_channels)
 
-    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return bce_discriminator_loss(real_logits, fake_logits)
-
-    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        return bce_generator_loss(fake_logits)

@@ -30,7 +30,7 @@ import torch
 from ...errors import FactorbenchError
 from ..base import register_model
 from ..discriminators import DCGANDiscriminator
-from ..gan import GAN, bce_discriminator_loss, bce_generator_loss
+from ..gan import GAN
 from ..resnet import ResNetGenerator
 from ..vae.config import VAEConfig
 from ..vae.model import VAE
@@ -82,11 +82,6 @@ class LSRGAN(GAN):
             self.generator.load_state_dict(source.decoder.state_dict())
         self.stage1_loaded.fill_(1)
 
-    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return bce_discriminator_loss(real_logits, fake_logits)
-
-    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        return bce_generator_loss(fake_logits)
 
     def extra_generator_losses(self, z: torch.Tensor, fake: torch.Tensor) -> Dict[str, torch.Tensor]:
         """λ · (−log q_φ(z | G(z))), mean over the batch (eq. 3.3)."""
