@@ -138,5 +138,5 @@ def test_each_gan_phase_lowers_its_own_loss_on_a_fixed_batch(name, stage1):
             loss = model.training_step(batch, phase)["loss"]
             loss.backward()
             optimizers[optimizer].step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         assert losses[-1] < losses[0], f"{name} {phase} loss did not decrease: {losses[0]:.4g} -> {losses[-1]:.4g}"
