@@ -197,24 +197,56 @@ def bench_list() -> None:
 @click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
 @click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")
 @device_option
+@click.option("--executor", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="local: this machine (see --jobs); ray: one Ray task per cell (see --address).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Local executor: cells run at once (1: in this process; N: a pool of N processes).")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to use, e.g. ray://head:10001 (default: start Ray on this machine).")
+@click.option("--cpus-per-job", type=float, default=1, show_default=True,
+              help="CPUs each cell asks Ray for (locally: torch threads per pool worker).")
+@click.option("--gpus-per-job", type=float, default=0, show_default=True, help="GPUs each cell asks Ray for.")
 @click.pass_context
-def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device):
-    """Train what is missing, evaluate, append records, and write SPEC's table."""
+def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, executor, jobs, address, cpus_per_job,
+              gpus_per_job):
+    """Train what is missing, evaluate, append records, and write SPEC's table.
+
+    Finished cells are skipped, so re-running the same command completes an interrupted
+    grid. A failed cell does not stop the others; the tables are written from whatever
+    records exist (missing values show as "—") and the command exits 1. With --executor
+    ray, --workdir, --results and --data-root must be on storage every node shares.
+    """
     from .bench.output import write_tables
-    from .bench.runner import RunOptions, run_benchmark
+    from .bench.runner import RunOptions, run_grid
     from .bench.spec import load_spec
     from .device import resolve_device
     from .paths import default_results_dir, default_workdir
 
     s = load_spec(spec)
+    # on Ray, each worker picks cuda when its node gave it a GPU (the driver may have none)
+    dev = "auto" if executor == "ray" and device is None else resolve_device(device)
     opts = RunOptions(preset, Path(workdir) if workdir else default_workdir(),
-                      Path(results) if results else default_results_dir(), seeds, resolve_device(device),
-                      progress_enabled(ctx))
-    run_benchmark(s, opts)
+                      Path(results) if results else default_results_dir(), seeds, dev,
+                      progress_enabled(ctx), executor=executor, jobs=jobs, address=address,
+                      cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
+    report = run_grid(s, opts)
     show = (preset == "paper") if thesis is None else thesis
-    paths = write_tables(s, preset, opts.results, show_thesis=show)
-    click.echo(paths["md"].read_text())
-    click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
+    try:
+        paths = write_tables(s, preset, opts.results, show_thesis=show)
+    except FactorbenchError:
+        if not report.failed:
+            raise
+        paths = None  # no record at all: every cell failed
+    if paths:
+        click.echo(paths["md"].read_text())
+        click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
+    for r in report.failed:
+        click.echo(f"failed: {r.label}: {r.error}", err=True)
+        if r.traceback and not ctx.obj.get("quiet"):
+            click.echo(r.traceback.rstrip(), err=True)
+    click.echo(report.summary(), err=True)
+    if report.failed:
+        raise FactorbenchError(report.failure_message())
 
 
 @main.command("table")

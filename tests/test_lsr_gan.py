@@ -140,3 +140,19 @@ def test_each_gan_phase_lowers_its_own_loss_on_a_fixed_batch(name, stage1):
             optimizers[optimizer].step()
             losses.append(float(loss.detach()))
         assert losses[-1] < losses[0], f"{name} {phase} loss did not decrease: {losses[0]:.4g} -> {losses[-1]:.4g}"
+
+
+def test_cli_trains_stage2_from_a_vae_checkpoint(tmp_path, stage1):
+    from click.testing import CliRunner
+
+    from factorbench.cli import main
+
+    sets = [f"--set={k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in LSR.items()]
+    args = ["--quiet", "train", "lsr_gan", "--dataset", "digits-rgb", "--init-from", str(stage1), "--epochs", "1",
+            "--batch-size", "16", "--n-train", "32", "--out", str(tmp_path / "lsr"), *sets]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert bool(load_model(tmp_path / "lsr").stage1_loaded)
+    result = CliRunner().invoke(main, ["--quiet", "train", "lsr_gan", "--dataset", "digits-rgb", "--epochs", "1",
+                                       "--out", str(tmp_path / "none"), *sets])
+    assert result.exit_code == 1 and "--init-from" in result.output and not (tmp_path / "none").exists()

@@ -5,6 +5,10 @@ hashes model, model config, dataset, training settings and seed, so a checkpoint
 reused by every benchmark that asks for the same run). A cell whose checkpoint is
 finished is not retrained; a metric whose records exist is not re-evaluated; a run killed
 part-way resumes from its last checkpoint.
+
+The grid's cells are jobs run by an executor (in-process, a local process pool or a Ray
+cluster; :mod:`factorbench.bench.executors`), chosen by the executor fields of
+:class:`RunOptions`.
 """
 
 from __future__ import annotations
@@ -12,12 +16,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional
-
-from tqdm.auto import tqdm
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..config import config_to_dict
 from ..data import get_dataset
+from ..errors import FactorbenchError
 from ..metrics import EVALUATORS, EvalContext
 from ..seeding import stage_seed
 from ..train import TrainRun, train
@@ -25,6 +28,9 @@ from ..train.checkpoint import load_model
 from ..train.trainer import is_finished
 from .spec import BenchmarkSpec, Cell, DatasetSpec
 from .store import has_record, make_record, write_record
+
+if TYPE_CHECKING:
+    from .executors import GridReport
 
 
 @dataclass
@@ -35,6 +41,14 @@ class RunOptions:
     seeds: Optional[int] = None
     device: str = "cpu"
     progress: bool = True
+    #: how the cells run: "local" (in-process, or a pool of ``jobs`` processes) or "ray"
+    executor: str = "local"
+    jobs: int = 1
+    #: Ray cluster address (None or "local": a Ray instance started on this machine)
+    address: Optional[str] = None
+    #: resources each job asks for (Ray); locally, cpus_per_job is the torch threads of a pool worker
+    cpus_per_job: float = 1
+    gpus_per_job: float = 0
 
 
 def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
@@ -101,12 +115,19 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
             ))
 
 
+def run_grid(spec: BenchmarkSpec, opts: RunOptions) -> "GridReport":
+    """Run the preset's cells with the executor of ``opts``; a failed cell is in the report
+    (with its error), never raised, and does not stop the others."""
+    from .executors import run_jobs
+
+    return run_jobs(spec, spec.cells(opts.preset, opts.seeds), opts, executor=opts.executor, jobs=opts.jobs,
+                    address=opts.address, cpus_per_job=opts.cpus_per_job, gpus_per_job=opts.gpus_per_job)
+
+
 def run_benchmark(spec: BenchmarkSpec, opts: RunOptions) -> List[Cell]:
-    cells = spec.cells(opts.preset, opts.seeds)
-    splits: Dict[tuple, tuple] = {}
-    bar = tqdm(cells, desc=f"{spec.name} [{opts.preset}]", unit="cell", disable=not opts.progress)
-    for cell in bar:
-        bar.set_postfix_str(f"{cell.model} {cell.grid} seed={cell.seed}")
-        run_cell(spec, cell, opts, splits)
-    bar.close()
-    return cells
+    """Run the preset's cells (see :func:`run_grid`); once all jobs have finished, raise a
+    FactorbenchError naming the failed cells, if any. Returns the cells."""
+    report = run_grid(spec, opts)
+    if report.failed:
+        raise FactorbenchError(report.failure_message())
+    return [r.cell for r in report.results]

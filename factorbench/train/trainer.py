@@ -109,6 +109,9 @@ def train(
     model = build_model(run.model, run.model_config, dataset.image_shape).to(device)
     optimizers = model.make_optimizers()
     described = run.describe(model)
+    if getattr(model, "stage1_model", None) and run.init_from is None and not (out / TRAINER_FILE).exists():
+        raise FactorbenchError(f"{run.model} is trained on top of a {model.stage1_model}: train one first and "
+                               f"start from it (--init-from <{model.stage1_model} checkpoint>)")
 
     state = _prepare_folder(out, described, resume)
     step = 0

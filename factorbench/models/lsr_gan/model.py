@@ -45,6 +45,8 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
 @register_model("lsr_gan")
 class LSRGAN(GAN):
     config_class = LSRGANConfig
+    #: the model whose trained checkpoint is stage 1 (the trainer refuses to start without it)
+    stage1_model = "vae"
     train_presets = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
