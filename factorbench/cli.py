@@ -288,6 +288,7 @@ def regress_cmd(ctx, update, names, baselines, workdir, device):
     Exits 1 and prints a diff table when a value moved by more than its tolerance
     (see factorbench/bench/regress.py for how tolerances come from the seed spread).
     """
+    from .bench.output import records_of_spec
     from .bench.regress import compare, diff_table, make_baseline, read_baseline, write_baseline
     from .bench.runner import RunOptions, run_benchmark
     from .bench.spec import load_spec, spec_names
@@ -306,7 +307,7 @@ def regress_cmd(ctx, update, names, baselines, workdir, device):
         for s in specs:
             opts = RunOptions("ci", root / "runs", root / "results", None, resolve_device(device), progress_enabled(ctx))
             run_benchmark(s, opts)
-            records = read_records(opts.results, s.name, "ci")
+            records = records_of_spec(s, "ci", read_records(opts.results, s.name, "ci"))
             path = base_dir / f"{s.name}.json"
             if update:
                 write_baseline(path, make_baseline(s, records))

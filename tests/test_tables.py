@@ -152,3 +152,16 @@ def test_collapse_replaces_the_numbers_and_rows_can_be_models(tmp_path):
     md = render_markdown(table)
     assert "| vae | **50.50 ± 0.71** |" in md and "| lsr_gan | collapse |" in md
     assert "lsr_gan,recon_mse,90.5" in render_csv(table).replace("Model,", "")  # the CSV keeps the numbers
+
+
+def test_tables_show_only_the_current_cells_of_the_spec():
+    from factorbench.bench.output import records_of_spec
+
+    spec = load_spec("vae_beta_sweep")
+    cell = spec.cells("ci")[0]
+    current = {**rec("vae", cell.grid["beta"], "recon_mse", cell.seed, 1.0), "cell": cell.id}
+    stale = {**rec("vae", cell.grid["beta"], "recon_mse", cell.seed, 9.0), "cell": "0123456789ab"}
+    assert records_of_spec(spec, "ci", [current, stale]) == [current]
+    seed5 = spec.cells("ci", seeds=6)[5]
+    later = {**rec("vae", seed5.grid["beta"], "recon_mse", 5, 2.0), "cell": seed5.id}
+    assert records_of_spec(spec, "ci", [current, later]) == [current, later]  # --seeds N runs count

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import Any, Dict, Iterable, List
 
 from ..fileio import atomic_write_text
 from .spec import BenchmarkSpec
@@ -12,10 +12,21 @@ from .tables import EXTENSIONS, RENDERERS, build_table
 from ..errors import FactorbenchError
 
 
+def records_of_spec(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The records of the spec's current cells (any number of seeds). Records left in the
+    store by an earlier version of the spec (another config, so another cell id) are not
+    part of its table."""
+    if not records:
+        return records
+    seeds = max(int(r["seed"]) for r in records) + 1
+    current = {c.id for c in spec.cells(preset, seeds)}
+    return [r for r in records if r["cell"] in current]
+
+
 def write_tables(spec: BenchmarkSpec, preset: str, results: Path, formats: Iterable[str] = ("md", "latex", "csv"),
                  show_thesis: bool = False) -> Dict[str, Path]:
     """Render the table in each format to ``<results>/tables/<benchmark>-<preset>.<ext>``."""
-    records = read_records(results, spec.name, preset)
+    records = records_of_spec(spec, preset, read_records(results, spec.name, preset))
     if not records:
         raise FactorbenchError(f"no results for {spec.name} [{preset}] in {results}; run `factorbench bench run {spec.name} "
                                f"--preset {preset}` first")
