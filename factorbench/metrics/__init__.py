@@ -10,3 +10,4 @@ from .evaluate import DIRECTIONS, EVALUATORS, EvalContext, MetricValue, metric_d
 from . import reconstruction, probes, sharpness, recon_classifier, posterior_variance, fid_evaluator  # noqa: F401  (register their evaluators)
 from . import transfer_evaluator, finetune, semantic_evaluator  # noqa: F401  (Chapter 4 evaluators)
 from . import samples  # noqa: F401  (samples, collapse)
+from . import factor_probes  # noqa: F401  (Chapter 5: probes on z_f and z_b)

@@ -1,0 +1,3 @@
+"""BFVAE: background/foreground VAE (thesis Chapter 5, §5.3)."""
+
+from . import model  # noqa: F401  (registers "bfvae")
