@@ -14,3 +14,16 @@ def _isolated_cache(tmp_path_factory):
         os.environ.pop("FACTORBENCH_CACHE", None)
     else:
         os.environ["FACTORBENCH_CACHE"] = old
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module of tiny networks: threading only adds overhead there
+    (and stalls on a busy CPU); executors' workers also run one thread each, so in-process
+    runs compute bit-identical numbers. Use: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -16,12 +16,7 @@ TINY = {"zf_dim": 4, "zb_dim": 4, "base_channels": 4}
 SHAPE = (3, 32, 32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threading only adds overhead
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import sys
 import time
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from factorbench.bench import executors
@@ -26,14 +25,7 @@ SPEC = "vae_beta_sweep"
 SEEDS = 2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Workers run one torch thread each (cpus_per_job=1); so does the in-process run, so
-    that every executor computes bit-identical numbers."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,7 @@ from factorbench.train import TrainConfig, TrainRun, load_model, train
 B = 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: intra-op threads only add overhead (and stall on a shared, busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_res_blocks_halve_and_double_the_side():

@@ -16,12 +16,7 @@ VAE = {"latent_dim": 8, "base_channels": 8, "backbone": "resnet"}
 LSR = {"latent_dim": 8, "base_channels": 8, "vae_backbone": "resnet", "vae_base_channels": 8, "lsr_lambda": 1.0}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threading only adds overhead
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
