@@ -52,6 +52,19 @@ def no_targets(params: Dict[str, Any]) -> List[Optional[str]]:
     return [None]
 
 
+def targets_from(key: str) -> Callable[[Dict[str, Any]], List[Optional[str]]]:
+    """``targets`` for an evaluator whose target datasets (or labels) are its parameter
+    ``key``: a list of names, or one name."""
+
+    def targets(params: Dict[str, Any]) -> List[Optional[str]]:
+        value = params.get(key)
+        if value is None:
+            return []
+        return [value] if isinstance(value, str) else list(value)
+
+    return targets
+
+
 def register_evaluator(name: str, directions: Dict[str, str],
                        targets: Callable[[Dict[str, Any]], List[Optional[str]]] = no_targets):
     """Register evaluator ``name``, producing the metric values named in ``directions``.

@@ -19,7 +19,7 @@ Table 5.2 has one for shape and one for colour).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ import torch
 from ..data.dataset import ArrayDataset
 from ..device import to_device
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
 from .probes import ProbeResult, linear_probe, mlp_probe
 
 PARTS = ("zf", "zb")
@@ -78,9 +78,6 @@ def factor_probe_results(codes_train: Dict[str, np.ndarray], y_train, codes_test
             for kind in KINDS for part in PARTS}
 
 
-def _targets(params: Dict[str, Any]) -> List[Optional[str]]:
-    return list(params.get("labels") or [])
-
 
 OUTPUTS: Dict[str, str] = {
     **{f"probe_{kind}_{part}_{split}_acc": "higher" if part == "zf" else "lower"
@@ -89,7 +86,7 @@ OUTPUTS: Dict[str, str] = {
 }
 
 
-@register_evaluator("probe_factors", OUTPUTS, targets=_targets)
+@register_evaluator("probe_factors", OUTPUTS, targets=targets_from("labels"))
 def evaluate_factor_probes(ctx: EvalContext, labels: Optional[List[str]] = None) -> List[MetricValue]:
     """Tables 5.2/5.7: linear and MLP probes of each label in ``labels`` on z_f and on z_b."""
     if not labels:

@@ -34,7 +34,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 
@@ -49,7 +49,7 @@ from ..train import TrainConfig, TrainRun, train
 from ..train.checkpoint import LOSSES_FILE, load_model, read_run_config
 from ..train.losslog import epoch_means
 from .elbo import negative_elbo
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
 
 #: the two runs of §4.4.2: name -> whether it starts from the source weights
 VARIANTS = {"vae-tune": True, "vae-new": False}
@@ -115,13 +115,10 @@ def target_test_images(target: str, settings: FinetuneSettings, image_shape) -> 
     return convert_images(test.images(), image_shape)
 
 
-def _targets(params: Dict[str, Any]) -> List[Optional[str]]:
-    return list(params.get("targets") or [])
-
 
 @register_evaluator("finetune", {"vae_tune_test_nelbo": "lower", "vae_new_test_nelbo": "lower",
                                  "vae_tune_test_recon_mse": "lower", "vae_new_test_recon_mse": "lower",
-                                 "tune_gain_test_nelbo": "higher"}, targets=_targets)
+                                 "tune_gain_test_nelbo": "higher"}, targets=targets_from("targets"))
 def evaluate_finetune(ctx: EvalContext, targets: List[str], **settings) -> List[MetricValue]:
     """§4.4.2 on every dataset in ``targets``; ``settings`` are :class:`FinetuneSettings` fields."""
     if not targets:

@@ -15,21 +15,18 @@ per-value means of μ. ``test_from_train`` draws the test images from the same t
 (disjoint rows): for datasets whose test split holds out attribute combinations on purpose
 (shapes-fb pairs each shape with a colour never seen with it in training, for Chapter 5),
 where a classifier trained on the train split reads the wrong cue. Values (target: ``dataset``) are those of
-:func:`~factorbench.metrics.semantic.semantic_scores`. Figures: ``semantic-<dataset>-
-arithmetic.png``, ``-interpolation.png``, ``-interpolation2.png``.
+:func:`~factorbench.metrics.semantic.semantic_scores`. Figures: ``arithmetic.png``,
+``interpolation.png`` and ``interpolation2.png`` in the folder ``semantic-<dataset>/``.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..data import get_dataset
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
-from ..fileio import atomic_write_bytes
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
 from .finetune import derived_model, settings_from_params
 from .recon_classifier import fixed_classifier
 from .semantic import DEFAULT_LAMBDAS, semantic_scores
@@ -37,7 +34,6 @@ from .semantic import DEFAULT_LAMBDAS, semantic_scores
 SCORES = {"arithmetic_acc": "higher", "arithmetic_a_acc": "higher", "arithmetic_b_acc": "higher",
           "interp_acc": "higher", "interp_kept_acc": "higher", "interp2_acc": "higher",
           "recon_a_acc": "none", "recon_b_acc": "none"}
-FIGURES = ("arithmetic.png", "interpolation.png", "interpolation2.png")
 
 
 def rows_subset(ds: ArrayDataset, start: int, stop: int, split: str) -> ArrayDataset:
@@ -47,11 +43,8 @@ def rows_subset(ds: ArrayDataset, start: int, stop: int, split: str) -> ArrayDat
     return ArrayDataset(ds.name, split, {k: v[start:stop] for k, v in ds.arrays.items()}, ds.info)
 
 
-def _targets(params: Dict[str, Any]) -> List[Optional[str]]:
-    return [params.get("dataset")]
 
-
-@register_evaluator("semantic_latent", SCORES, targets=_targets)
+@register_evaluator("semantic_latent", SCORES, targets=targets_from("dataset"))
 def evaluate_semantic_latent(ctx: EvalContext, dataset: str, attr_a: str, attr_b: str,
                              finetune: Optional[Dict[str, Any]] = None, n_train: int = 2000, n_test: int = 500,
                              dataset_seed: int = 0, test_from_train: bool = False, n_triplets: int = 200, n_mean: int = 500,
@@ -70,14 +63,10 @@ def evaluate_semantic_latent(ctx: EvalContext, dataset: str, attr_a: str, attr_b
         test_ds = get_dataset(dataset, "test", n=n_test, seed=dataset_seed)
     classifier_a, meta_a = fixed_classifier(train_ds, attr_a, device=ctx.device)
     classifier_b, meta_b = fixed_classifier(train_ds, attr_b, device=ctx.device)
-    with tempfile.TemporaryDirectory(prefix="factorbench-semantic-") as tmp:
-        scores = semantic_scores(model, train_ds, test_ds, attr_a, attr_b, classifier_a, classifier_b,
-                                 n_triplets=n_triplets, n_mean=n_mean, lambdas=lambdas, seed=ctx.seed,
-                                 batch_size=ctx.batch_size, device=ctx.device,
-                                 figure_dir=None if ctx.figures is None else tmp, n_show=n_show)
-        if ctx.figures is not None:  # semantic_scores uses fixed names; these carry the dataset's
-            for name in FIGURES:
-                atomic_write_bytes(ctx.figure_path(f"semantic-{dataset}-{name}"), (Path(tmp) / name).read_bytes())
+    scores = semantic_scores(model, train_ds, test_ds, attr_a, attr_b, classifier_a, classifier_b,
+                             n_triplets=n_triplets, n_mean=n_mean, lambdas=lambdas, seed=ctx.seed,
+                             batch_size=ctx.batch_size, device=ctx.device,
+                             figure_dir=ctx.figure_path(f"semantic-{dataset}"), n_show=n_show)
     protocol = {
         "definition": "thesis §4.4.3 eqs 4.1–4.3 as accuracies of fixed attribute classifiers on decodes; "
                       "see 'definitions'",

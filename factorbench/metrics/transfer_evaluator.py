@@ -20,7 +20,7 @@ Fig 4.2).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import List
 
 import numpy as np
 import torch
@@ -30,17 +30,14 @@ from ..data.convert import convert_images
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
 from .embedding import pca_2d, scatter_png, tsne_2d
-from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator
+from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator, targets_from
 from .reconstruction import sse_per_image
 from .transfer import dataset_identity_probe, encode_datasets, mean_kl_to_prior
 
 
-def _targets(params: Dict[str, Any]) -> List[Optional[str]]:
-    return list(params.get("targets") or [])
-
 
 @register_evaluator("transfer_latent", {"identity_probe_train_acc": "none", "identity_probe_test_acc": "none",
-                                        "kl_prior": "none", "recon_mse": "lower"}, targets=_targets)
+                                        "kl_prior": "none", "recon_mse": "lower"}, targets=targets_from("targets"))
 def evaluate_transfer_latent(ctx: EvalContext, targets: List[str], n_per_dataset: int = 500,
                              perplexity: float = 30.0, dataset_seed: int = 0, test_fraction: float = 0.3,
                              n_show: int = 8) -> List[MetricValue]:
