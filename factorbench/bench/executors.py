@@ -412,41 +412,33 @@ def run_jobs(spec: BenchmarkSpec, cells: List[Cell], opts: RunOptions, executor:
                             len(results))
         backend = make_backend(executor, jobs, address, cpus_per_job, gpus_per_job)
         try:
-            failed = run_stage1(backend, waves, job, progress)
-            runnable = []
-            for cell in pending:
-                outcome = blocked_by(cell, failed)
-                if outcome is None:
-                    runnable.append(cell)
-                else:
-                    results[cell.id] = CellResult(cell, "failed", *outcome)
-                    progress.finish(failed=True)
-            for j, outcome in backend.run([job(c, False) for c in runnable], progress.set_running):
-                results[j.cell.id] = (CellResult(j.cell, "done") if outcome is None
-                                      else CellResult(j.cell, "failed", *outcome))
-                progress.finish(failed=outcome is not None)
+            failed: Dict[str, Outcome] = {}
+            for wave in waves:  # stage-1 cells first, deepest stage first, training only
+                run_wave(backend, wave, True, job, failed, progress)
+            for cell, outcome in run_wave(backend, pending, False, job, failed, progress):
+                results[cell.id] = CellResult(cell, "done") if outcome is None else CellResult(cell, "failed", *outcome)
         finally:
             backend.close()
             progress.close()
     return GridReport(spec.name, opts.preset, [results[c.id] for c in cells])
 
 
-def run_stage1(backend, waves: List[List[Cell]], job: Callable[[Cell, bool], Job],
-               progress: Progress) -> Dict[str, Outcome]:
-    """Train the stage-1 cells wave by wave; returns failed cell id -> outcome (a cell whose
-    own stage 1 failed is not dispatched and fails with that error)."""
-    failed: Dict[str, Outcome] = {}
-    for wave in waves:
-        runnable = []
-        for cell in wave:
-            outcome = blocked_by(cell, failed)
-            if outcome is None:
-                runnable.append(cell)
-            else:
-                failed[cell.id] = outcome
-                progress.finish(failed=True)
-        for j, outcome in backend.run([job(c, True) for c in runnable], progress.set_running):
-            if outcome is not None:
-                failed[j.cell.id] = outcome
-            progress.finish(failed=outcome is not None)
-    return failed
+def run_wave(backend, cells: List[Cell], train_only: bool, job: Callable[[Cell, bool], Job],
+             failed: Dict[str, Outcome], progress: Progress) -> List[Tuple[Cell, Outcome]]:
+    """Run ``cells`` at once; returns (cell, outcome) pairs (outcome None: done) and adds the failures
+    to ``failed``. A cell whose stage 1 is in ``failed`` is not dispatched and fails with
+    that error."""
+    outcomes: Dict[str, Tuple[Cell, Outcome]] = {}
+    runnable = []
+    for cell in cells:
+        outcome = blocked_by(cell, failed)
+        if outcome is None:
+            runnable.append(cell)
+        else:
+            outcomes[cell.id] = (cell, outcome)
+            progress.finish(failed=True)
+    for j, outcome in backend.run([job(c, train_only) for c in runnable], progress.set_running):
+        outcomes[j.cell.id] = (j.cell, outcome)
+        progress.finish(failed=outcome is not None)
+    failed.update({cid: o for cid, (_, o) in outcomes.items() if o is not None})
+    return list(outcomes.values())
