@@ -146,7 +146,7 @@ def test_config_validation():
     with pytest.raises(FactorbenchError, match="likelihood"):
         build_model("bfvae", {"likelihood": "laplace"}, SHAPE)
     with pytest.raises(FactorbenchError, match="backbone"):
-        build_model("bfvae", {"backbone": "resnet"}, SHAPE)
+        build_model("bfvae", {"backbone": "vgg"}, SHAPE)
     with pytest.raises(FactorbenchError, match="attribute_label"):
         build_model("bfvae", {"attribute_mode": True}, SHAPE)
 
@@ -220,3 +220,30 @@ def test_factor_probe_evaluator_outputs(trained):
     no_mask = get_dataset("multi-dsprites", "test", n=16)
     with pytest.raises(FactorbenchError, match="mask"):
         zf_zb_codes(model, no_mask)
+
+
+def test_resnet_backbone_of_bfvae_lsr_gan():
+    """§5.4.2: BFVAE with residual encoders/decoders (4 blocks at 64x64, one linear layer)."""
+    model = build_model("bfvae", {**TINY, "backbone": "resnet", "base_channels": 4}, (3, 64, 64))
+    assert len(model.encoder_b.blocks) == 4 and len(model.decoder_b.blocks) == 4
+    batch = {"image": torch.rand(2, 3, 64, 64), "mask": torch.ones(2, 1, 64, 64)}
+    assert torch.isfinite(model.training_step(batch, "train")["loss"])
+
+
+def test_object_addition_and_interpolation_grids():
+    model = build_model("bfvae", {**TINY, "zf_dim": 3}, SHAPE).eval()
+    batch = square_batch(2, seed=3)
+    x, mask = batch["image"], batch["mask"]
+    masks = torch.cat([mask[0], torch.zeros_like(mask[0])])  # object 1 = the square, object 2 empty
+    rows = model.add_objects(x[0], masks)
+    assert rows.shape == (3, *SHAPE)
+    assert torch.allclose(rows[0], model.background(x[:1])[0], atol=1e-6)  # no objects = pure background
+    assert torch.allclose(rows[1], model.reconstruct(x[:1], mask[:1])[0], atol=1e-6)
+    grid = model.interpolate(x[0], x[1], 3, mask[0], mask[1])
+    assert grid.shape == (3, 3, *SHAPE)
+    assert torch.allclose(grid[0, 0], model.reconstruct(x[:1], mask[:1])[0], atol=1e-6)
+    assert torch.allclose(grid[2, 2], model.reconstruct(x[1:], mask[1:])[0], atol=1e-6)
+    # along a row z_b is fixed: the first row's z_b is image a's
+    zb_a = model.encode_background(x[:1])[0]
+    zf_b = model.encode_parts(x[1:], mask[1:])["zf_mu"]
+    assert torch.allclose(grid[0, 2], model.decode_parts(zb_a, zf_b)[0], atol=1e-6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import FactorbenchError
-from ..vae.config import BACKBONES, LIKELIHOODS
+from ..vae.config import BACKBONE_NAMES, LIKELIHOODS
 
 
 @dataclass
@@ -23,7 +23,9 @@ class BFVAEConfig:
     #: "empirical" (default, §1.1) or "constant" (sum of squared errors)
     likelihood: str = "empirical"
     #: encoders/decoders: "conv" is §5.4.1's (encoder 4 conv + BN + 2 FC, decoder 5 conv),
-    #: "conv3" the 3-stage variant (models/blocks.py ``depth``)
+    #: "conv3" the 3-stage variant (models/blocks.py ``depth``), "resnet" §5.4.2's for
+    #: BFVAE + LSR-GAN ("4 residual blocks in both encoder and decoder ... one extra linear
+    #: layer" at 64x64; models/resnet.py)
     backbone: str = "conv"
     base_channels: int = 32
     #: append the mask m as a 4th input channel of E_f (§5.3, §5.4.1 "black objects"): a
@@ -43,8 +45,8 @@ class BFVAEConfig:
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
             raise FactorbenchError(f"bfvae: likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
-        if self.backbone not in BACKBONES:
-            raise FactorbenchError(f"bfvae: backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.backbone not in BACKBONE_NAMES:
+            raise FactorbenchError(f"bfvae: backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         if self.zf_dim <= 0 or self.zb_dim <= 0 or self.base_channels <= 0:
             raise FactorbenchError("bfvae: zf_dim, zb_dim and base_channels must be positive")
         if self.beta < 0 or self.beta_f < 0:

@@ -24,8 +24,9 @@ Choices where the thesis leaves room (each from its text):
   detached; E_f still only ever sees f, so z_f cannot carry background information.
 - Both reconstruction terms use the VAE's likelihood (:mod:`..vae.model`): the empirical
   variance Gaussian (each term with its own σ̂²) or the sum of squared errors.
-- The deterministic helpers (``reconstruct``, ``swap``, ``background``, ``encode_parts``
-  for probes) use posterior means μ; they leave the train/eval mode as the caller set it.
+- The deterministic helpers (``encode_parts`` for probes, ``reconstruct``, ``swap``,
+  ``background``, ``add_objects``, ``interpolate``) come from :mod:`.two_codes` and use
+  posterior means μ; they leave the train/eval mode as the caller set it.
 
 Attribute mode (§5.4.3): f is "a fixed input" per class of label ``attribute_label`` —
 "we choose 10 images from 0 to 9 randomly and use these 10 images as fixed input of
@@ -45,10 +46,10 @@ import torch
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
-from ..blocks import ConvDecoder, ConvEncoder
-from ..vae.config import BACKBONES
+from ..backbones import build_decoder, build_encoder
 from ..vae.model import empirical_variance_nll, gaussian_kl, sum_squared_error
 from .config import BFVAEConfig
+from .two_codes import TwoCodeModel
 
 NEEDS_MASK = ("bfvae needs each image's foreground mask (batch['mask'], shape (B,1,H,W)): use a dataset with a "
               "'mask' field (shapes-fb, shapes-fb-black, shapes2d-rgb, digits-rgb), or attribute_mode")
@@ -59,7 +60,7 @@ def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 @register_model("bfvae")
-class BFVAE(GenerativeModel):
+class BFVAE(TwoCodeModel, GenerativeModel):
     config_class = BFVAEConfig
     train_presets = {
         "ci": {"epochs": 2, "batch_size": 64},
@@ -70,12 +71,12 @@ class BFVAE(GenerativeModel):
     def __init__(self, config: BFVAEConfig, image_shape):
         super().__init__(config, image_shape)
         c, h, w = self.image_shape
-        depth, width = BACKBONES[config.backbone], config.base_channels
+        backbone, width = config.backbone, config.base_channels
         f_shape = (c + int(config.mask_channel), h, w)
-        self.encoder_f = ConvEncoder(f_shape, 2 * config.zf_dim, width, depth=depth)
-        self.decoder_f = ConvDecoder(config.zf_dim, self.image_shape, width, depth=depth)
-        self.encoder_b = ConvEncoder(self.image_shape, 2 * config.zb_dim, width, depth=depth)
-        self.decoder_b = ConvDecoder(config.zb_dim + config.zf_dim, self.image_shape, width, depth=depth)
+        self.encoder_f = build_encoder(backbone, f_shape, 2 * config.zf_dim, width)
+        self.decoder_f = build_decoder(backbone, config.zf_dim, self.image_shape, width)
+        self.encoder_b = build_encoder(backbone, self.image_shape, 2 * config.zb_dim, width)
+        self.decoder_b = build_decoder(backbone, config.zb_dim + config.zf_dim, self.image_shape, width)
         if config.attribute_mode:
             k = config.attribute_classes
             self.register_buffer("exemplars", torch.zeros(k, c, h, w))
@@ -147,17 +148,15 @@ class BFVAE(GenerativeModel):
         mu, logvar = self.encoder_b(x).chunk(2, dim=1)
         return mu, logvar
 
-    def encode_parts(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None,
-                     labels: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """``zb_mu``, ``zb_logvar`` of q(z_b|x) and ``zf_mu``, ``zf_logvar`` of q(z_f|f);
-        f needs ``mask`` (or, in attribute mode, ``labels``)."""
-        zf_mu, zf_logvar = self.encode_foreground(*self.foreground(x, mask, labels))
-        zb_mu, zb_logvar = self.encode_background(x)
-        return {"zb_mu": zb_mu, "zb_logvar": zb_logvar, "zf_mu": zf_mu, "zf_logvar": zf_logvar}
+    def foreground_code(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None,
+                        labels: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(μ, logvar) of q(z_f|f) for the foreground of x (its mask, or its class exemplar)."""
+        return self.encode_foreground(*self.foreground(x, mask, labels))
 
-    def encode(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        raise FactorbenchError("bfvae has two codes, and z_f needs each image's foreground mask: "
-                               "use encode_parts(x, mask) (metrics: probe_factors)")
+    def blank_foreground_code(self) -> torch.Tensor:
+        """μ of z_f for a black f with an empty mask ("no objects", §5.4.1 Fig 5.7)."""
+        blank = torch.zeros(1, *self.image_shape, device=self.device)
+        return self.encode_foreground(blank, blank[:, :1])[0]
 
     def decode_parts(self, z_b: torch.Tensor, z_f: torch.Tensor) -> torch.Tensor:
         """D_b(concat(z_b, z_f))."""
@@ -166,29 +165,6 @@ class BFVAE(GenerativeModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """D_b of z = [z_b, z_f] (``zb_dim + zf_dim`` values per row)."""
         return self.decoder_b(z)
-
-    def reconstruct(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None,
-                    labels: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """D_b(μ_b, μ_f): the deterministic reconstruction of x."""
-        parts = self.encode_parts(x, mask, labels)
-        return self.decode_parts(parts["zb_mu"], parts["zf_mu"])
-
-    def swap(self, x_bg: torch.Tensor, x_fg: torch.Tensor, mask_fg: Optional[torch.Tensor] = None,
-             labels_fg: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The swap grid of Figs 5.4/5.6: (F, B, C, H, W), entry [i, j] = D_b(z_b of x_bg[j],
-        z_f of the foreground of x_fg[i]) — the top row is x, the first column f."""
-        zb, _ = self.encode_background(x_bg)
-        zf, _ = self.encode_foreground(*self.foreground(x_fg, mask_fg, labels_fg))
-        n_f, n_b = zf.shape[0], zb.shape[0]
-        out = self.decode_parts(zb.repeat(n_f, 1), zf.repeat_interleave(n_b, dim=0))
-        return out.view(n_f, n_b, *out.shape[1:])
-
-    def background(self, x: torch.Tensor) -> torch.Tensor:
-        """Pure background (§5.3, §5.4.1 Fig 5.7): D_b(z_b of x, z_f of a black f with an empty mask)."""
-        zb, _ = self.encode_background(x)
-        blank = torch.zeros(1, *self.image_shape, device=x.device, dtype=x.dtype)
-        zf, _ = self.encode_foreground(blank, blank[:, :1])
-        return self.decode_parts(zb, zf.expand(zb.shape[0], -1))
 
     def sample(self, n: int, generator: torch.Generator = None) -> torch.Tensor:
         z = torch.randn(n, self.config.zb_dim + self.config.zf_dim, generator=generator, device=self.device)

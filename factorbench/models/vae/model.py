@@ -19,9 +19,8 @@ from typing import Any, Dict, Tuple
 import torch
 
 from ..base import GenerativeModel, register_model
-from ..blocks import ConvDecoder, ConvEncoder
-from ..resnet import ResNetEncoder, ResNetGenerator
-from .config import BACKBONES, RESNET, VAEConfig
+from ..backbones import build_decoder, build_encoder
+from .config import VAEConfig
 
 MIN_VARIANCE = 1e-10  # keeps log σ̂² finite for a perfect reconstruction
 
@@ -55,13 +54,8 @@ class VAE(GenerativeModel):
 
     def __init__(self, config: VAEConfig, image_shape):
         super().__init__(config, image_shape)
-        if config.backbone == RESNET:
-            self.encoder = ResNetEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels)
-            self.decoder = ResNetGenerator(config.latent_dim, self.image_shape, config.base_channels)
-        else:
-            depth = BACKBONES[config.backbone]
-            self.encoder = ConvEncoder(self.image_shape, 2 * config.latent_dim, config.base_channels, depth=depth)
-            self.decoder = ConvDecoder(config.latent_dim, self.image_shape, config.base_channels, depth=depth)
+        self.encoder = build_encoder(config.backbone, self.image_shape, 2 * config.latent_dim, config.base_channels)
+        self.decoder = build_decoder(config.backbone, config.latent_dim, self.image_shape, config.base_channels)
 
     def make_optimizers(self) -> Dict[str, torch.optim.Optimizer]:
         betas = (self.config.adam_beta1, self.config.adam_beta2)
