@@ -3,4 +3,4 @@
 from .base import MODELS, GenerativeModel, Phase, build_model, register_model  # noqa: F401
 from . import vae  # noqa: F401
 from . import dcgan, sngan, lsr_gan  # noqa: F401
-from . import bfvae  # noqa: F401
+from . import bfvae, bfvae_lsr_gan  # noqa: F401

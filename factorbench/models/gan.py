@@ -87,13 +87,18 @@ class GAN(GenerativeModel):
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return bce_generator_loss(fake_logits)
 
+    def sample_latents(self, n: int, device) -> torch.Tensor:
+        """The z of one training batch: N(0, I) (BFVAE + LSR-GAN's "new training scheme"
+        overrides it)."""
+        return torch.randn(n, self.config.latent_dim, device=device)
+
     def extra_generator_losses(self, z: torch.Tensor, fake: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Extra generator terms (name -> scalar), added to the loss; LSR-GAN's latent term."""
         return {}
 
     def training_step(self, batch: Dict[str, Any], phase: str) -> Dict[str, torch.Tensor]:
         x = batch["image"]
-        z = torch.randn(x.shape[0], self.config.latent_dim, device=x.device)
+        z = self.sample_latents(x.shape[0], x.device)
         if phase == "discriminator":
             with torch.no_grad():  # same as G(z).detach(): no gradient reaches the generator
                 fake = self.generator(z)
