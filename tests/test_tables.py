@@ -88,7 +88,7 @@ def test_thesis_numbers_beside_ours(spec):
     assert "MSE (thesis)" in header
     assert "| 0.5 | **2.00 ± 1.00** | 53.80 |" in md  # Table 3.1: VAE MSE at β = 0.5 is 53.80
     csv = render_csv(table)
-    assert "0.5,vae,recon_mse,2.0,1.0," in csv
+    assert "0.5,vae,,recon_mse,2.0,1.0," in csv
 
 
 def test_latex_escapes_and_bolds(spec):
@@ -151,7 +151,7 @@ def test_collapse_replaces_the_numbers_and_rows_can_be_models(tmp_path):
     assert table.rows == ["vae", "lsr_gan"]
     md = render_markdown(table)
     assert "| vae | **50.50 ± 0.71** |" in md and "| lsr_gan | collapse |" in md
-    assert "lsr_gan,recon_mse,90.5" in render_csv(table).replace("Model,", "")  # the CSV keeps the numbers
+    assert "lsr_gan,,recon_mse,90.5" in render_csv(table).replace("Model,", "")  # the CSV keeps the numbers
 
 
 def test_tables_show_only_the_current_cells_of_the_spec():

@@ -19,7 +19,7 @@ def records_of_spec(spec: BenchmarkSpec, preset: str, records: List[Dict[str, An
     if not records:
         return records
     seeds = max(int(r["seed"]) for r in records) + 1
-    current = {c.id for c in spec.cells(preset, seeds)}
+    current = {c.id for c in spec.cells(preset, seeds)} | {row.id for row in spec.external_rows(preset)}
     return [r for r in records if r["cell"] in current]
 
 

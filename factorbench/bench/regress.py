@@ -28,21 +28,27 @@ import pandas as pd
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_json
 from ..versions import git_commit, package_versions
-from .spec import BenchmarkSpec
+from .spec import BenchmarkSpec, TableSpec
 from .store import record_row
 
 TOLERANCE_RULE = "tol = max(3 * pooled_seed_std * sqrt(2/n_seeds), 1e-6 * max(1, |value|))"
 REL_FLOOR = 1e-6
 
 
-def _per_cell(records: List[Dict[str, Any]], rows: str) -> pd.DataFrame:
-    df = pd.DataFrame({"model": r["model"], "row": record_row(r, rows), "metric": r["metric"], "seed": r["seed"],
+def table_row(record: Dict[str, Any], table: TableSpec) -> Any:
+    """The record's row, joined with its column group ("row @ group") when the table has one."""
+    row = record_row(record, table.rows)
+    return row if table.column_groups is None else f"{row} @ {record_row(record, table.column_groups)}"
+
+
+def _per_cell(records: List[Dict[str, Any]], table: TableSpec) -> pd.DataFrame:
+    df = pd.DataFrame({"model": r["model"], "row": table_row(r, table), "metric": r["metric"], "seed": r["seed"],
                        "value": r["value"]} for r in records)
     return df.sort_values("seed").groupby(["model", "row", "metric"])["value"].agg(list).reset_index(name="values")
 
 
 def make_baseline(spec: BenchmarkSpec, records: List[Dict[str, Any]]) -> Dict[str, Any]:
-    cells = _per_cell(records, spec.table.rows)
+    cells = _per_cell(records, spec.table)
     n = int(cells["values"].map(len).max())
     if n < 2:
         raise FactorbenchError(f"{spec.name}: a baseline needs at least 2 seeds to estimate the spread")
@@ -83,7 +89,7 @@ class Drift:
 
 def compare(spec: BenchmarkSpec, baseline: Dict[str, Any], records: List[Dict[str, Any]]) -> List[Drift]:
     now = {(c.model, c.row, c.metric): sum(c.values) / len(c.values)
-           for c in _per_cell(records, spec.table.rows).itertuples()}
+           for c in _per_cell(records, spec.table).itertuples()}
     out = []
     seen = set()
     for b in baseline["values"]:

@@ -126,8 +126,12 @@ def run_grid(spec: BenchmarkSpec, opts: RunOptions) -> "GridReport":
 
 def run_benchmark(spec: BenchmarkSpec, opts: RunOptions) -> List[Cell]:
     """Run the preset's cells (see :func:`run_grid`); once all jobs have finished, raise a
-    FactorbenchError naming the failed cells, if any. Returns the cells."""
+    FactorbenchError naming the failed cells, if any; then evaluate the preset's external
+    rows (:mod:`.external`). Returns the cells."""
+    from .external import evaluate_external
+
     report = run_grid(spec, opts)
     if report.failed:
         raise FactorbenchError(report.failure_message())
+    evaluate_external(spec, opts)
     return [r.cell for r in report.results]

@@ -23,6 +23,9 @@ from ..paths import benchmarks_dir
 from ..train.config import TrainConfig
 
 PRESETS = ("ci", "quick", "paper")
+#: the grid parameter that varies the dataset (its values are dataset names) instead of a
+#: model setting, e.g. grid = { dataset = ["cub", "cars", "dogs"] } (Tables 5.3/5.4)
+DATASET_KEY = "dataset"
 
 
 @dataclass
@@ -56,6 +59,12 @@ class PresetSpec:
     #: per-model metric lists replacing ``metrics`` (a GAN without an encoder has no
     #: reconstructions to score): model -> [evaluator, ...]
     model_metrics: Dict[str, List[str]] = field(default_factory=dict)
+    #: rows read from folders of generated images instead of trained here (LR-GAN, FineGAN,
+    #: MixNMatch in Tables 5.3/5.4): row name -> folder, where "{dataset}" stands for the
+    #: cell's dataset name; relative paths are taken from the working directory
+    external: Dict[str, str] = field(default_factory=dict)
+    #: the evaluators run on the external rows (they only have samples: FID of random images)
+    external_metrics: List[str] = field(default_factory=lambda: ["fid"])
 
     def metrics_for(self, model: str) -> List[str]:
         return self.model_metrics.get(model, self.metrics)
@@ -82,6 +91,9 @@ class TableSpec:
     #: metric value holding a 0/1 collapse flag (e.g. "collapsed" of the samples evaluator):
     #: cells of a (model, row) where most seeds collapsed print "collapse" (Table 3.1)
     collapse: Optional[str] = None
+    #: a grid parameter (typically "dataset") whose values split every column into one per
+    #: value, e.g. FID (saved) on CUB, Cars, Dogs side by side (Tables 5.3/5.4)
+    column_groups: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.spread not in ("std", "stderr"):
@@ -111,6 +123,21 @@ class Cell:
 
 
 @dataclass
+class ExternalRow:
+    """A row of generated images read from a folder (``external`` of a preset), on one dataset."""
+
+    name: str
+    folder: Path
+    dataset: DatasetSpec
+    grid: Dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        key = {"external": self.name, "folder": str(self.folder), "dataset": vars(self.dataset)}
+        return "external-" + hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
 class BenchmarkSpec:
     name: str
     title: str
@@ -129,8 +156,9 @@ class BenchmarkSpec:
         where = f"{self.name}.{preset}"
         dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{where}.dataset")
         for model, stage1 in p.pretrain.items():
-            if model not in p.models:
-                raise FactorbenchError(f"{where}.pretrain names {model!r}, which is not one of the models {p.models}")
+            if model not in p.models and model not in p.pretrain.values():
+                raise FactorbenchError(f"{where}.pretrain names {model!r}, which is neither one of the models {p.models} "
+                                       "nor the stage 1 of one")
         involved = list(dict.fromkeys(list(p.models) + list(p.pretrain.values())))
         keys = sorted(p.grid)
         for key in keys:
@@ -145,11 +173,34 @@ class BenchmarkSpec:
         def cell(model: str, combo: Dict[str, Any], seed: int) -> Cell:
             train = config_from_dict(TrainConfig, {**p.train, **p.train_overrides.get(model, {})},
                                      where=f"{where}.train")
-            config = _model_config(model, {**p.model, **combo, **p.model_overrides.get(model, {})}, involved, where)
+            params = {k: v for k, v in combo.items() if k != DATASET_KEY}
+            config = _model_config(model, {**p.model, **params, **p.model_overrides.get(model, {})}, involved, where)
             stage1 = cell(p.pretrain[model], combo, seed) if model in p.pretrain else None
-            return Cell(model, config, combo, seed, dataset, train, stage1)
+            return Cell(model, config, combo, seed, cell_dataset(dataset, combo), train, stage1)
 
         return [cell(model, combo, seed) for model in p.models for combo in combos for seed in range(n_seeds)]
+
+    def external_rows(self, preset: str) -> List[ExternalRow]:
+        """The preset's external rows, one per (name, dataset of the grid)."""
+        p = self.preset(preset)
+        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{self.name}.{preset}.dataset")
+        values = p.grid.get(DATASET_KEY)
+        combos = [{DATASET_KEY: v} for v in values] if values else [{}]
+        rows = []
+        for name, template in p.external.items():
+            if name in p.models:
+                raise FactorbenchError(f"{self.name}.{preset}.external: {name!r} is also a trained model of the preset")
+            for combo in combos:
+                ds = cell_dataset(dataset, combo)
+                rows.append(ExternalRow(name, Path(str(template).replace("{dataset}", ds.name)), ds, combo))
+        return rows
+
+
+def cell_dataset(dataset: DatasetSpec, combo: Dict[str, Any]) -> DatasetSpec:
+    """The preset's dataset, renamed by a ``dataset`` grid parameter when there is one."""
+    if DATASET_KEY not in combo:
+        return dataset
+    return dataclasses.replace(dataset, name=str(combo[DATASET_KEY]))
 
 
 def config_fields(model: str) -> set:

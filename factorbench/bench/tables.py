@@ -28,18 +28,21 @@ def is_fraction(metric: str) -> bool:
     return metric.endswith("_acc") or metric.endswith("_chance")
 
 
-def aggregate(records: List[Dict[str, Any]], rows: str) -> pd.DataFrame:
-    """Per (model, row, metric): mean, std (ddof=1, NaN for one seed), stderr, n."""
+def aggregate(records: List[Dict[str, Any]], rows: str, groups: Optional[str] = None) -> pd.DataFrame:
+    """Per (model, row, column group, metric): mean, std (ddof=1, NaN for one seed), stderr,
+    n. Without ``groups`` the group is "" everywhere."""
     if not records:
         raise FactorbenchError("no records to aggregate")
     df = pd.DataFrame(
-        {"model": r["model"], "row": record_row(r, rows), "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
+        {"model": r["model"], "row": record_row(r, rows), "group": record_row(r, groups) if groups else "",
+         "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
         for r in records
     )
-    if df["row"].isna().any():
-        what = "target dataset" if rows == "target" else f"grid parameter {rows!r}"
-        raise FactorbenchError(f"some records have no {what} (the table's rows)")
-    g = df.groupby(["model", "row", "metric"])["value"]
+    for key, param in (("row", rows), ("group", groups)):
+        if df[key].isna().any():
+            what = "target dataset" if param == "target" else f"grid parameter {param!r}"
+            raise FactorbenchError(f"some records have no {what} (the table's {key}s)")
+    g = df.groupby(["model", "row", "group", "metric"])["value"]
     out = g.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
     out["stderr"] = out["std"] / out["n"].map(math.sqrt)
     return out
@@ -52,6 +55,8 @@ class Column:
     label: str
     direction: str
     thesis: Dict[Any, str] = field(default_factory=dict)
+    #: the value of the table's column_groups parameter this column shows ("" for none)
+    group: Any = ""
 
 
 @dataclass
@@ -70,7 +75,7 @@ class Table:
 
     def cell(self, row, col: Column, metric: Optional[str] = None) -> Optional[pd.Series]:
         s = self.stats
-        sel = (s["metric"] == (metric or col.metric)) & (s["row"] == row)
+        sel = (s["metric"] == (metric or col.metric)) & (s["row"] == row) & (s["group"] == col.group)
         if col.model is not None:  # None: the rows are the models
             sel &= s["model"] == col.model
         hit = s[sel]
@@ -85,23 +90,28 @@ class Table:
 
 def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
     t: TableSpec = spec.table
-    stats = aggregate(records, t.rows)
-    models = spec.preset(preset).models
+    stats = aggregate(records, t.rows, t.column_groups)
+    models = spec.preset(preset).models + list(spec.preset(preset).external)
     by_model = t.rows == "model"
     if by_model:  # rows are the models, in the spec's order; one column per metric
         rows = [m for m in models if m in set(stats["row"])]
     else:
         rows = sorted(stats["row"].unique(), key=_sort_key)
     thesis = thesis_numbers(t.thesis) if (show_thesis and t.thesis) else None
+    groups = sorted(stats["group"].unique(), key=_sort_key)
     columns = []
     for metric in t.columns:
-        for model in [None] if by_model else models:
-            label = t.labels.get(metric, metric) + (f" {model}" if model is not None and len(models) > 1 else "")
-            col = Column(model, metric, label + (" (%)" if is_fraction(metric) else ""), metric_direction(metric))
-            if thesis is not None:
-                col.thesis = {r: e for r in rows if (e := (thesis_entry(thesis, r, None, metric) if by_model else
-                                                           thesis_entry(thesis, model, r, metric))) is not None}
-            columns.append(col)
+        for group in groups:
+            for model in [None] if by_model else models:
+                label = t.labels.get(metric, metric) + (f" {group}" if group != "" else "")
+                label += f" {model}" if model is not None and len(models) > 1 else ""
+                col = Column(model, metric, label + (" (%)" if is_fraction(metric) else ""), metric_direction(metric),
+                             group=group)
+                if thesis is not None:
+                    col.thesis = {r: e for r in rows if (e := (
+                        thesis_entry(thesis, r, group if group != "" else None, metric) if by_model else
+                        thesis_entry(thesis, model, r, metric))) is not None}
+                columns.append(col)
     return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
                  t.spread, t.bold, t.collapse)
 
@@ -220,7 +230,7 @@ def render_csv(table: Table) -> str:
             c = table.cell(r, col)
             values = (c["mean"], c["std"], c["stderr"], int(c["n"])) if c is not None else ("", "", "", 0)
             lines.append({"row_param": table.row_label, "row": r, "model": r if col.model is None else col.model,
-                          "metric": col.metric, "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
+                          "group": col.group, "metric": col.metric, "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
                           "collapsed": table.collapsed(r, col), "thesis": col.thesis.get(r, "")})
     return pd.DataFrame(lines).to_csv(index=False)
 
