@@ -1,9 +1,14 @@
 """BFVAE + LSR-GAN (§5.3.1, eq. 5.5): bfvae -> bfvae_ef (E'_f) -> bfvae_lsr_gan, frozen stages."""
 
+import numpy as np
 import pytest
 import torch
 
+from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
+from factorbench.metrics import EVALUATORS, EvalContext
+from factorbench.metrics.factor_swap import flat_backgrounds, swap_errors
+from factorbench.models.bfvae.two_codes import TwoCodeModel
 from factorbench.models import build_model
 from factorbench.models.lsr_gan.model import gaussian_log_density
 from factorbench.train import TrainConfig, TrainRun, load_model, train
@@ -98,3 +103,62 @@ def test_stages_refuse_to_start_without_their_source(tmp_path, chain):
         build_model("bfvae_lsr_gan", {**GAN, "zf_dim": 5}, SHAPE).init_from_pretrained(load_model(chain / "ef"))
     with pytest.raises(FactorbenchError, match="init_generator"):
         build_model("bfvae_lsr_gan", {**GAN, "init_generator": True, "gan_base_channels": 8}, SHAPE)
+
+
+class OracleTwoCodes(TwoCodeModel, torch.nn.Module):
+    """z_f = the object and its mask, z_b = the flat background colour: a perfect factoriser."""
+
+    name = "oracle"
+
+    def __init__(self, shape, ignore_background=False):
+        super().__init__()
+        self.shape, self.ignore_background = shape, ignore_background
+        self.config = type("C", (), {})()
+
+    def foreground_code(self, x, mask=None, labels=None):
+        z = torch.cat([x * mask, mask], dim=1).flatten(1)
+        return z, torch.zeros_like(z)
+
+    def encode_background(self, x):
+        mask = self._mask
+        z = flat_backgrounds(x, mask).flatten(1)
+        return z, torch.zeros_like(z)
+
+    def blank_foreground_code(self):
+        return torch.zeros(1, (self.shape[0] + 1) * self.shape[1] * self.shape[2])
+
+    def decode_parts(self, z_b, z_f):
+        c, h, w = self.shape
+        both = z_f.view(-1, c + 1, h, w)
+        f, m = both[:, :c], both[:, c:]
+        bg = torch.zeros_like(f) if self.ignore_background else z_b.view(-1, c, 1, 1).expand_as(f)
+        return f * m + bg * (1 - m)
+
+
+def test_swap_errors_are_zero_for_a_perfect_factoriser_and_not_otherwise():
+    ds = get_dataset("shapes-fb", "test", n=6)
+    batch = ds.batch(np.arange(6))
+    x, mask = batch["image"], batch["mask"]
+    oracle = OracleTwoCodes(x.shape[1:])
+    oracle._mask = mask
+    errors = swap_errors(oracle, x, mask)
+    assert errors["background_mse"] < 1e-10 and errors["swap_mse"] < 1e-10 and errors["swap_mse_same"] < 1e-10
+    blind = OracleTwoCodes(x.shape[1:], ignore_background=True)
+    blind._mask = mask
+    errors = swap_errors(blind, x, mask)
+    assert errors["swap_mse"] > 0.01 and errors["background_mse"] > 0.01
+
+
+def test_factor_swap_and_model_cost_evaluators(tmp_path, chain):
+    model = load_model(chain / "ef")
+    test = get_dataset("shapes-fb", "test", n=16)
+    ctx = EvalContext(model, test, test, figures=tmp_path / "fig", checkpoint=chain / "ef", batch_size=8)
+    values = {v.metric: v.value for v in EVALUATORS.get("factor_swap")(ctx, n=16, n_figure=4)}
+    assert set(values) == {"background_mse", "swap_mse", "swap_mse_same"}
+    assert all(np.isfinite(v) and v >= 0 for v in values.values())
+    for name in ("swap.png", "background.png", "interpolation.png", "pca_zb_bg_colour.png", "pca_zb_shape.png"):
+        assert (tmp_path / "fig" / name).stat().st_size > 0, name
+    cost = {v.metric: v.value for v in EVALUATORS.get("model_cost")(ctx)}
+    assert cost["model_size_mb"] == pytest.approx((chain / "ef" / "model.pt").stat().st_size / 1e6)
+    assert cost["n_parameters_m"] == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
+    assert 0 < cost["train_seconds"] < cost["train_seconds_total"]  # E'_f plus its BFVAE stage

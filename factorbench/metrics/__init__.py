@@ -11,3 +11,4 @@ from . import reconstruction, probes, sharpness, recon_classifier, posterior_var
 from . import transfer_evaluator, finetune, semantic_evaluator  # noqa: F401  (Chapter 4 evaluators)
 from . import samples  # noqa: F401  (samples, collapse)
 from . import factor_probes  # noqa: F401  (Chapter 5: probes on z_f and z_b)
+from . import factor_swap, model_cost  # noqa: F401  (Chapter 5: swaps, backgrounds; sizes and training time)

@@ -11,6 +11,7 @@ CPU it ends with bit-identical weights to an uninterrupted run (tested).
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence
@@ -114,7 +115,7 @@ def train(
                                f"start from it (--init-from <{model.stage1_model} checkpoint>)")
 
     state = _prepare_folder(out, described, resume)
-    step = 0
+    step, seconds_before = 0, 0.0
     torch.manual_seed(stage_seed(run.seed, "train/noise"))
     if state is not None:
         apply_state_dict(model, state["model"], out / TRAINER_FILE)
@@ -124,6 +125,7 @@ def train(
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         step = int(state["step"])
+        seconds_before = float(state.get("train_seconds", 0.0))
         if state.get("finished"):
             return model.eval()
     else:
@@ -142,6 +144,11 @@ def train(
     phases = model.phases()
     order, order_epoch = None, -1
     bar = tqdm(total=total, initial=step, desc=f"train {run.model}", disable=not progress, unit="step", leave=False)
+    started = time.perf_counter()
+
+    def seconds() -> float:
+        return seconds_before + time.perf_counter() - started
+
     try:
         while step < total:
             epoch, pos = divmod(step, steps_per_epoch)
@@ -169,14 +176,14 @@ def train(
             bar.update(1)
             bar.set_postfix(loss=f"{logged.get('loss', next(iter(logged.values()))):.4g}", refresh=False)
             if step % every == 0 or step == total:
-                _save_trainer_state(out, model, optimizers, step, finished=False)
+                _save_trainer_state(out, model, optimizers, step, finished=False, train_seconds=seconds())
             if on_step is not None:
                 on_step(step)
     finally:
         bar.close()
         log.close()
     save_model(out, model)
-    _save_trainer_state(out, model, optimizers, step, finished=True)
+    _save_trainer_state(out, model, optimizers, step, finished=True, train_seconds=seconds())
     return model.eval()
 
 
@@ -227,7 +234,7 @@ def _prepare_folder(out: Path, described: Dict[str, Any], resume: bool) -> Optio
     return load_state(out / TRAINER_FILE)
 
 
-def _save_trainer_state(out: Path, model, optimizers, step: int, finished: bool) -> None:
+def _save_trainer_state(out: Path, model, optimizers, step: int, finished: bool, train_seconds: float) -> None:
     rng = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
@@ -237,5 +244,7 @@ def _save_trainer_state(out: Path, model, optimizers, step: int, finished: bool)
         "step": step,
         "rng": rng,
         "finished": finished,
+        #: wall-clock seconds spent in the training loop, summed over resumed sessions
+        "train_seconds": train_seconds,
     }
     atomic_torch_save(out / TRAINER_FILE, state)
