@@ -150,7 +150,7 @@ def test_swap_errors_are_zero_for_a_perfect_factoriser_and_not_otherwise():
 
 
 def test_factor_swap_and_model_cost_evaluators(tmp_path, chain):
-    model = load_model(chain / "ef")
+    model = load_model(chain / "ef").requires_grad_(True)  # evaluators must not need frozen weights
     test = get_dataset("shapes-fb", "test", n=16)
     ctx = EvalContext(model, test, test, figures=tmp_path / "fig", checkpoint=chain / "ef", batch_size=8)
     values = {v.metric: v.value for v in EVALUATORS.get("factor_swap")(ctx, n=16, n_figure=4)}

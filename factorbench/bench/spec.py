@@ -34,6 +34,9 @@ class DatasetSpec:
     n_train: Optional[int] = None
     n_test: Optional[int] = None
     seed: int = 0
+    #: convert every image to this (C, H, W) for training and evaluation (grey <-> RGB,
+    #: antialiased resize; data/convert.py), e.g. MNIST's 1x28x28 to 3x32x32
+    image_shape: Optional[List[int]] = None
 
 
 @dataclass
@@ -100,6 +103,15 @@ class TableSpec:
             raise FactorbenchError(f"table.spread must be 'std' or 'stderr', got {self.spread!r}")
 
 
+def dataset_key(dataset: DatasetSpec) -> Dict[str, Any]:
+    """The dataset's part of a cell id (``image_shape`` only when set, so ids of specs
+    written before it existed do not change)."""
+    key = dict(vars(dataset))
+    if key.get("image_shape") is None:
+        key.pop("image_shape", None)
+    return key
+
+
 @dataclass
 class Cell:
     """One training run and its evaluations: a model, a grid point, a seed."""
@@ -116,7 +128,7 @@ class Cell:
     @property
     def id(self) -> str:
         key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
-               "dataset": vars(self.dataset), "train": vars(self.train)}
+               "dataset": dataset_key(self.dataset), "train": vars(self.train)}
         if self.init_from is not None:
             key["init_from"] = self.init_from.id
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -133,7 +145,7 @@ class ExternalRow:
 
     @property
     def id(self) -> str:
-        key = {"external": self.name, "folder": str(self.folder), "dataset": vars(self.dataset)}
+        key = {"external": self.name, "folder": str(self.folder), "dataset": dataset_key(self.dataset)}
         return "external-" + hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -30,11 +30,11 @@ def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric
 
 
 def record_row(record: Dict[str, Any], rows: str) -> Any:
-    """The table row a record belongs to: its target dataset when the table's rows are
-    ``"target"`` (one model evaluated on several datasets), its model for ``"model"``, else
-    its grid value ``rows``."""
+    """The table row a record belongs to: its target (dataset or label) when the table's rows
+    are ``"target"`` (a value without one is about the cell's own dataset), its model for
+    ``"model"``, else its grid value ``rows``."""
     if rows == "target":
-        return record.get("target")
+        return record.get("target") or record["dataset"]["name"]
     if rows == "model":
         return record["model"]
     return record["grid"].get(rows)

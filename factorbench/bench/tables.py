@@ -122,7 +122,9 @@ def _sort_key(v):
 
 def _caption(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], stats: pd.DataFrame) -> str:
     seeds = sorted({r["seed"] for r in records})
-    ds = records[0]["dataset"]
+    ds = dict(records[0]["dataset"])
+    if spec.table.column_groups:  # one dataset per column group: name them all
+        ds["name"] = ", ".join(sorted({r["dataset"]["name"] for r in records}))
     defs = {}
     for r in records:
         d = r["protocol"].get("definition")

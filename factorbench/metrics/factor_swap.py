@@ -95,6 +95,7 @@ def label_of(model, batch):
 
 
 @register_evaluator("factor_swap", {"background_mse": "lower", "swap_mse": "lower", "swap_mse_same": "lower"})
+@torch.no_grad()
 def evaluate_factor_swap(ctx: EvalContext, n: int = 256, n_figure: int = 8, pca_labels: Optional[List[str]] = None
                          ) -> List[MetricValue]:
     """The swap/background numbers and figures of the module docstring on ``n`` test images."""
