@@ -1,0 +1,183 @@
+"""Box AP and count errors (SPEC §4.4; thesis §6.4.1, Tables 6.1/6.3) on hand-made cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from factorbench.errors import FactorbenchError
+from factorbench.metrics.detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, box_iou,
+                                           count_error_01, count_error_abs, count_error_rel, count_errors,
+                                           detections_to_lists, protocol_thresholds)
+from factorbench.models.objects import Detections
+
+A = [0, 0, 10, 10]
+B = [20, 0, 30, 10]
+C = [0, 20, 10, 30]
+FAR = [40, 40, 50, 50]
+
+
+def test_box_iou_known_values_and_degenerate_boxes():
+    iou = box_iou([A, [5, 0, 15, 10], [0, 0, 0, 0]], [A, B, [0, 0, 0, 0]])
+    assert iou.shape == (3, 3)
+    assert iou[0, 0] == 1.0 and iou[0, 1] == 0.0
+    assert iou[1, 0] == pytest.approx(50 / 150)  # half-shifted box: 5x10 overlap, union 150
+    assert iou[2, 2] == 0.0 and not np.isnan(iou).any()  # zero-area pair: IoU 0, not NaN
+    assert box_iou(np.zeros((0, 4)), [A]).shape == (0, 1)
+
+
+def test_perfect_predictions_give_ap_one_at_every_threshold():
+    gt = [np.array([A, B], float), np.array([C], float)]
+    scores = [np.array([0.9, 0.8]), np.array([0.7])]
+    for protocol in ("spair", "space"):
+        r = average_precision(gt, scores, gt, protocol)
+        assert r.ap == 1.0 and r.ap_per_threshold == (1.0,) * len(r.iou_thresholds)
+        assert r.protocol == protocol and r.n_ground_truth == 3 and r.n_predictions == 3
+
+
+def test_no_predictions_give_zero_and_no_ground_truth_is_an_error():
+    gt = [np.array([A], float), np.array([C], float)]
+    r = average_precision([np.zeros((0, 4)), []], [np.zeros(0), []], gt)
+    assert r.ap == 0.0 and r.ap_per_threshold == (0.0,) * 9
+    with pytest.raises(FactorbenchError, match="no image has any"):
+        average_precision([np.array([A], float)], [[0.5]], [np.zeros((0, 4))])
+
+
+def test_mismatched_inputs_are_errors():
+    with pytest.raises(FactorbenchError, match="one entry per image"):
+        average_precision([[A]], [[0.5]], [[A], [B]])
+    with pytest.raises(FactorbenchError, match="2 predicted boxes but 1 scores"):
+        average_precision([[A, B]], [[0.5]], [[A]])
+    with pytest.raises(FactorbenchError, match="unknown AP protocol"):
+        average_precision([[A]], [[0.5]], [[A]], "coco")
+    with pytest.raises(FactorbenchError, match="NaN"):
+        average_precision([[A]], [[float("nan")]], [[A]])
+
+
+def hand_case(swap_tie=False):
+    # image 0: ground truths A, B; image 1: ground truth C
+    # p1 = A (0.9); p2 = A again (0.8, a double detection); p3 = B (0.8, ties with p2)
+    # p4 = FAR in image 1 (0.9, ties with p1, a false positive); p5 = C (0.5)
+    img0 = [A, A, B] if not swap_tie else [A, B, A]
+    return [np.array(img0, float), np.array([FAR, C], float)], [np.array([0.9, 0.8, 0.8]), np.array([0.9, 0.5])], \
+        [np.array([A, B], float), np.array([C], float)]
+
+
+def test_hand_computed_ap_with_score_ties_and_a_double_detection():
+    # Stable ranking (ties: image index, then position): p1, p4, p2, p3, p5
+    #   TP/FP:     T   F   F (A already matched; B has IoU 0)   T   T
+    #   precision: 1, 1/2, 1/3, 1/2, 3/5      recall (3 GT): 1/3, 1/3, 1/3, 2/3, 1
+    #   11-point:  r = 0, .1, .2, .3 -> 1;  r = .4 .. 1.0 (7 points) -> max(1/2, 3/5) = 3/5
+    #   AP = (4 * 1 + 7 * 0.6) / 11 = 8.2 / 11
+    pred, scores, gt = hand_case()
+    r = average_precision(pred, scores, gt, iou_thresholds=[0.5])
+    assert r.ap == pytest.approx(8.2 / 11)
+    # With p3 listed before p2 the tie resolves the other way: p1, p4, p3, p2, p5 ->
+    #   precision 1, 1/2, 2/3, 1/2, 3/5; recall 1/3, 1/3, 2/3, 2/3, 1
+    #   r = 0..0.3 -> 1; r = .4 .. .6 -> 2/3; r = .7 .. 1 -> 3/5: AP = (4 + 3*2/3 + 4*0.6) / 11 = 8.4 / 11
+    pred, scores, gt = hand_case(swap_tie=True)
+    assert average_precision(pred, scores, gt, iou_thresholds=[0.5]).ap == pytest.approx(8.4 / 11)
+
+
+def test_a_match_needs_iou_strictly_above_the_threshold():
+    gt = [np.array([[0, 0, 10, 20]], float)]
+    half = [np.array([A], float)]  # IoU exactly 100 / 200 = 0.5
+    r = average_precision(half, [[1.0]], gt)  # SPAIR thresholds 0.1 .. 0.9
+    assert r.ap_per_threshold == (1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    assert r.ap == pytest.approx(4 / 9)
+    three_tenths = [np.array([[0, 0, 3, 10]], float)]  # IoU with A exactly 30 / 100 = 0.3
+    assert average_precision(three_tenths, [[1.0]], [np.array([A], float)], [0.3]).ap == 0.0
+    assert average_precision(three_tenths, [[1.0]], [np.array([A], float)], [0.29]).ap == 1.0
+
+
+def test_predictions_are_pooled_across_images():
+    # image 0's only prediction misses (FAR); image 1's prediction is exact.
+    gt = [np.array([A], float), np.array([C], float)]
+    pred = [np.array([FAR], float), np.array([C], float)]
+    # confident miss ranked first: precision 0, 1/2; recall 0, 1/2 -> r = 0 .. .5 give 1/2: AP = 6 * 0.5 / 11
+    confident = average_precision(pred, [[0.9], [0.5]], gt, [0.5])
+    assert confident.ap == pytest.approx(3 / 11)
+    # the same miss with a low score comes after the hit: precision 1, 1/2 -> AP = 6 / 11
+    unsure = average_precision(pred, [[0.1], [0.5]], gt, [0.5])
+    assert unsure.ap == pytest.approx(6 / 11)
+
+
+def test_matching_rules_differ_where_the_reference_codes_do():
+    # Overlapping ground truths A and A' = (5,0,15,10). p1 = A exact; p2 = (2,0,12,10) has IoU 80/120 with A
+    # (taken) and 70/130 = 0.538 with A'. Greedy-unmatched matches p2 to A'; VOC counts it a false positive.
+    gt = [np.array([A, [5, 0, 15, 10]], float)]
+    pred = [np.array([A, [2, 0, 12, 10]], float)]
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5]).ap == 1.0
+    # VOC: TP, FP -> precision 1, 1/2; recall 1/2, 1/2 -> r = 0 .. .5 give 1, the rest 0: AP = 6 / 11
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5], matching="voc").ap == pytest.approx(6 / 11)
+    # A surplus detection after every ground truth of its image is matched: image 0 {A: A 0.9, A 0.8},
+    # image 1 {C: C 0.7}. Greedy: T, F, T -> precision 1, 1/2, 2/3; recall 1/2, 1/2, 1 -> (6 + 5 * 2/3) / 11.
+    # SPAIR's reference code stops scoring image 0 once A is matched: T, T -> AP 1.
+    gt = [np.array([A], float), np.array([C], float)]
+    pred = [np.array([A, A], float), np.array([C], float)]
+    scores = [[0.9, 0.8], [0.7]]
+    assert average_precision(pred, scores, gt, [0.5]).ap == pytest.approx(28 / 33)
+    assert average_precision(pred, scores, gt, [0.5], matching="voc").ap == pytest.approx(28 / 33)
+    assert average_precision(pred, scores, gt, [0.5], matching="spair_reference").ap == 1.0
+    with pytest.raises(FactorbenchError, match="unknown matching rule"):
+        average_precision(pred, scores, gt, matching="coco")
+
+
+def test_threshold_constants_and_protocol_names():
+    assert SPAIR_THRESHOLDS == (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    assert SPACE_THRESHOLDS == (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
+    assert protocol_thresholds("space") == SPACE_THRESHOLDS
+    # a box with IoU 0.75 counts below 0.75 only: 5 of SPACE's 10 thresholds (0.5 .. 0.7)
+    gt = [np.array([[0, 0, 10, 10]], float)]
+    pred = [np.array([[0, 0, 10, 7.5]], float)]
+    r = average_precision(pred, [[1.0]], gt, SPACE_THRESHOLDS)
+    assert r.protocol == "space" and r.ap == pytest.approx(0.5)
+    assert average_precision(pred, [[1.0]], gt, [0.2, 0.4]).protocol == "custom"
+
+
+def test_count_errors_on_a_hand_made_batch():
+    pred, true = [3, 2, 5, 0], torch.tensor([3, 3, 4, 1])
+    assert count_error_abs(pred, true) == pytest.approx(0.75)  # (0 + 1 + 1 + 1) / 4
+    assert count_error_01(pred, true) == pytest.approx(0.75)  # 3 of 4 images wrong
+    assert count_error_rel(pred, true) == pytest.approx((0 + 1 / 3 + 1 / 4 + 1) / 4)
+    assert count_errors(pred, true) == pytest.approx(
+        {"count_error_abs": 0.75, "count_error_01": 0.75, "count_error_rel": (1 / 3 + 1 / 4 + 1) / 4})
+    with pytest.raises(FactorbenchError, match="one predicted and one true"):
+        count_error_abs([1, 2], [1])
+
+
+def test_relative_count_error_leaves_out_images_without_objects():
+    assert count_error_rel([1, 1], [0, 2]) == pytest.approx(0.5)  # image 0 (true 0) is left out
+    with pytest.raises(FactorbenchError, match="undefined"):
+        count_error_rel([1, 0], [0, 0])
+    assert np.isnan(count_errors([1, 0], [0, 0])["count_error_rel"])
+
+
+def test_detections_to_lists_keep_only_vs_all_candidates():
+    boxes = torch.tensor([[A, B, C], [B, C, FAR]], dtype=torch.float32)
+    scores = torch.tensor([[0.9, 0.5, 0.1], [0.8, 0.7, 0.6]])
+    keep = torch.tensor([[True, False, True], [False, False, False]])
+    det = Detections(boxes=boxes, scores=scores, latents=torch.zeros(2, 3, 4), keep=keep)
+    kept_boxes, kept_scores = detections_to_lists(det, keep_only=True)
+    assert [b.tolist() for b in kept_boxes] == [[A, C], []]
+    assert kept_boxes[1].shape == (0, 4)
+    assert kept_scores[0].tolist() == pytest.approx([0.9, 0.1]) and kept_scores[1].size == 0
+    all_boxes, all_scores = detections_to_lists(det, keep_only=False)
+    assert [b.tolist() for b in all_boxes] == [[A, B, C], [B, C, FAR]]
+    assert all_scores[1].tolist() == pytest.approx([0.8, 0.7, 0.6])
+    # the lists feed average_precision directly. All candidates, ranked: A .9 (T), img1 B .8 (T), img1 C .7 (F),
+    # img1 FAR .6 (F), img0 B .5 (T), img0 C .1 (T); 4 GT -> precision 1, 1, 2/3, 1/2, 3/5, 2/3, recall
+    # 1/4, 1/2, 1/2, 1/2, 3/4, 1 -> r = 0 .. .5 give 1, r = .6 .. 1 give 2/3: AP = (6 + 5 * 2/3) / 11
+    gt = [np.array([A, B, C], float), np.array([B], float)]
+    assert average_precision(all_boxes, all_scores, gt, [0.5]).ap == pytest.approx(28 / 33)
+    # kept only: A .9 (T), C .1 (T); recall reaches 1/2 -> AP = 6 / 11
+    assert average_precision(kept_boxes, kept_scores, gt, [0.5]).ap == pytest.approx(6 / 11)
+
+
+def test_recall_points_are_compared_exactly():
+    # 10 images with one object each, 7 found exactly: recall reaches 7/10 with precision 1, so the 8 points
+    # r = 0 .. 0.7 give 1 and AP = 8/11. (A float comparison with np.linspace(0, 1, 11)[7] =
+    # 0.7000000000000001 would miss r = 0.7 and give 7/11.)
+    gt = [np.array([A], float) for _ in range(10)]
+    pred = [np.array([A], float) if i < 7 else np.zeros((0, 4)) for i in range(10)]
+    scores = [np.array([1.0 - 0.1 * i]) if i < 7 else np.zeros(0) for i in range(10)]
+    assert average_precision(pred, scores, gt, [0.5]).ap == pytest.approx(8 / 11)
