@@ -12,3 +12,4 @@ from . import transfer_evaluator, finetune, semantic_evaluator  # noqa: F401  (C
 from . import samples  # noqa: F401  (samples, collapse)
 from . import factor_probes  # noqa: F401  (Chapter 5: probes on z_f and z_b)
 from . import factor_swap, model_cost  # noqa: F401  (Chapter 5: swaps, backgrounds; sizes and training time)
+from . import object_discovery, digit_sum  # noqa: F401  (Chapter 6: AP, count error, digit-sum task)

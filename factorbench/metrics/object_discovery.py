@@ -1,0 +1,150 @@
+"""The ``object_discovery`` evaluator: box AP and object-count errors of an object model on
+the test split (SPEC §4.4; thesis §6.4.1, Tables 6.1 and 6.3).
+
+Every object model (SAID, SPAIR, SPACE, ...) exposes ``glimpse(x[, k]) -> Detections``;
+the arithmetic lives in :mod:`factorbench.metrics.detection`. On the first ``n`` test
+images this evaluator reports
+
+- ``ap_spair``: AP, SPAIR protocol (IoU thresholds 0.1:0.1:0.9, Table 6.1);
+- ``ap_space``: AP, SPACE protocol (IoU thresholds 0.5:0.05:0.95), always kept boxes;
+- ``count_error_abs`` (Table 6.1's "Object Count Error"), ``count_error_01``,
+  ``count_error_rel``: ``Detections.count`` (the kept candidates) against the dataset's
+  ``count``.
+
+Which candidates ``ap_spair`` scores (``candidates``):
+
+- sequential glimpse models (those with a per-step ``trace``, i.e. SAID and the error-map
+  network): always the kept glimpses — "boxes after the stop rule are dropped" (SPEC §4.4)
+  — whatever ``candidates`` says; the protocol records ``candidates_used = "kept"``;
+- per-cell models (SPAIR, SPACE): ``"kept"`` (default; z_pres > 0.5) or ``"all"`` (every
+  cell scored by its z_pres probability, SPAIR's own evaluation).
+
+Confidence is the model's ``Detections.scores`` (SAID: glimpse order, earlier = higher).
+``k`` (glimpses at evaluation) is passed as ``model.glimpse(x, k)`` only when the model's
+``glimpse`` takes a ``k``; ``None`` keeps the model's default (SAID: ``eval_glimpses``, 9 in
+the thesis's AP measurement). With figures on, ``boxes.png`` shows the first 8 test images
+with their kept predicted boxes (colour = candidate order, score printed) over the
+ground-truth boxes (thin white).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from ..box_figures import boxes_png
+from ..errors import FactorbenchError
+from .detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, count_errors,
+                        detections_to_lists)
+from .evaluate import EvalContext, MetricValue, register_evaluator
+
+CANDIDATE_CHOICES = ("kept", "all")
+N_FIGURE = 8
+
+
+def glimpse_accepts_k(model) -> bool:
+    """Whether ``model.glimpse`` takes a number of glimpses ``k``."""
+    try:
+        params = inspect.signature(model.glimpse).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+    return "k" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def is_sequential(model) -> bool:
+    """A glimpse-after-glimpse model (SAID): its candidates past the stop rule are not objects."""
+    return callable(getattr(model, "trace", None))
+
+
+def ground_truth_boxes(ds, n: int) -> List[np.ndarray]:
+    """The first ``n`` images' ground-truth boxes, (count_i, 4) float64 pixels xyxy each."""
+    if "boxes" not in ds.arrays:
+        raise FactorbenchError(f"object_discovery needs ground-truth boxes; dataset {ds.name} has none "
+                               "(use multi-digits, multi-digits-5, multi-mnist, ...)")
+    boxes, count = ds.arrays["boxes"], ds.arrays["count"]
+    return [np.asarray(boxes[i, :int(count[i])], dtype=np.float64).reshape(-1, 4) for i in range(n)]
+
+
+@register_evaluator("object_discovery", {"ap_spair": "higher", "ap_space": "higher", "count_error_abs": "lower",
+                                         "count_error_01": "lower", "count_error_rel": "lower"})
+@torch.no_grad()
+def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] = None, candidates: str = "kept",
+                              matching: str = "greedy_unmatched") -> List[MetricValue]:
+    """AP (SPAIR and SPACE protocols) and count errors on the first ``n`` test images (module
+    docstring). ``matching`` is passed to :func:`~factorbench.metrics.detection.average_precision`."""
+    model = ctx.model
+    if not callable(getattr(model, "glimpse", None)):
+        raise FactorbenchError(f"object_discovery needs an object model with glimpse() (said, spair, space, ...); "
+                               f"{getattr(model, 'name', type(model).__name__)} has none")
+    if candidates not in CANDIDATE_CHOICES:
+        raise FactorbenchError(f"object_discovery: candidates must be one of {', '.join(CANDIDATE_CHOICES)}, "
+                               f"got {candidates!r}")
+    n = min(int(n), len(ctx.test))
+    if n < 1:
+        raise FactorbenchError("object_discovery needs at least one test image")
+    gt = ground_truth_boxes(ctx.test, n)
+    true_count = np.asarray(ctx.test.arrays["count"][:n], dtype=np.int64)
+    sequential = is_sequential(model)
+    candidates_used = "kept" if sequential else candidates
+    takes_k = glimpse_accepts_k(model)
+    kept_boxes, kept_scores, all_boxes, all_scores, counts = [], [], [], [], []
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()
+    try:
+        for start in range(0, n, ctx.batch_size):
+            x = ctx.test.images(np.arange(start, min(start + ctx.batch_size, n))).to(ctx.device)
+            det = model.glimpse(x, k) if (takes_k and k is not None) else model.glimpse(x)
+            b, s = detections_to_lists(det, keep_only=True)
+            kept_boxes += b
+            kept_scores += s
+            if candidates_used == "all":
+                b, s = detections_to_lists(det, keep_only=False)
+                all_boxes += b
+                all_scores += s
+            counts.append(det.count.detach().cpu().numpy())
+    finally:
+        if hasattr(model, "train"):
+            model.train(was_training)
+    pred_count = np.concatenate(counts).astype(np.int64)
+    if len(pred_count) != n:
+        raise FactorbenchError(f"object_discovery: the model returned detections for {len(pred_count)} of {n} images")
+    spair_boxes, spair_scores = (all_boxes, all_scores) if candidates_used == "all" else (kept_boxes, kept_scores)
+    ap_spair = average_precision(spair_boxes, spair_scores, gt, SPAIR_THRESHOLDS, matching)
+    ap_space = average_precision(kept_boxes, kept_scores, gt, SPACE_THRESHOLDS, matching)
+    errors = count_errors(pred_count, true_count)
+
+    path = ctx.figure_path("boxes.png")
+    if path is not None:
+        m = min(N_FIGURE, n)
+        boxes_png(ctx.test.images(np.arange(m)), kept_boxes[:m], path, scores=kept_scores[:m], gt_boxes=gt[:m],
+                  labels=[f"{int(pred_count[i])}/{int(true_count[i])}" for i in range(m)])
+
+    base = {"n": n, "split": ctx.test.split, "matching": matching,
+            "matching_rule": ("ranked by confidence over all images; a prediction is a TP when its best-IoU "
+                              "unmatched ground truth of its image has IoU > threshold (strict); each ground "
+                              "truth matched once; VOC 11-point interpolated precision; AP = mean over thresholds"),
+            "glimpses": (k if (takes_k and k is not None) else "model default") if takes_k else "n/a",
+            "confidence": "Detections.scores (SAID: glimpse order, earlier = higher)"}
+    out = [
+        MetricValue("ap_spair", ap_spair.ap, {**base, "protocol": "spair", "iou_thresholds": list(SPAIR_THRESHOLDS),
+                                              "candidates": candidates, "candidates_used": candidates_used,
+                                              "ap_per_threshold": list(ap_spair.ap_per_threshold),
+                                              "n_predictions": ap_spair.n_predictions,
+                                              "n_ground_truth": ap_spair.n_ground_truth}),
+        MetricValue("ap_space", ap_space.ap, {**base, "protocol": "space", "iou_thresholds": list(SPACE_THRESHOLDS),
+                                              "candidates_used": "kept",
+                                              "ap_per_threshold": list(ap_space.ap_per_threshold),
+                                              "n_predictions": ap_space.n_predictions,
+                                              "n_ground_truth": ap_space.n_ground_truth}),
+    ]
+    definitions = {"count_error_abs": "mean over images of |predicted - true| count (SPAIR count_1norm)",
+                   "count_error_01": "fraction of images whose predicted count differs from the true count",
+                   "count_error_rel": "mean of |predicted - true| / true over images with true count > 0 (SPACE)"}
+    for name, definition in definitions.items():
+        out.append(MetricValue(name, errors[name], {**base, "definition": definition,
+                                                    "predicted_count": "Detections.count (kept candidates)"}))
+    return out

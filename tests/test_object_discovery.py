@@ -1,0 +1,130 @@
+"""The object_discovery evaluator (SPEC §4.4; Tables 6.1/6.3): known answers on stub models."""
+
+import numpy as np
+import pytest
+import torch
+
+from factorbench.data import get_dataset
+from factorbench.data.dataset import ArrayDataset
+from factorbench.errors import FactorbenchError
+from factorbench.metrics.evaluate import DIRECTIONS, EVALUATORS, EvalContext
+from factorbench.metrics.object_discovery import evaluate_object_discovery
+from factorbench.models.objects import Detections
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+N = 12
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return get_dataset("multi-digits", "test", n=N)
+
+
+class StubModel(torch.nn.Module):
+    """Answers glimpse() with the dataset's boxes, in order of the images it is shown
+    (the evaluator walks the test split from the start)."""
+
+    name = "stub"
+
+    def __init__(self, ds, mode="gt", extra=0):
+        super().__init__()
+        self.ds, self.mode, self.extra, self.seen, self.ks = ds, mode, extra, 0, []
+
+    def glimpse(self, x):
+        b = x.shape[0]
+        idx = np.arange(self.seen, self.seen + b)
+        self.seen += b
+        if self.mode == "empty":
+            return Detections(torch.zeros(b, 0, 4), torch.zeros(b, 0), torch.zeros(b, 0, 3),
+                              torch.zeros(b, 0, dtype=torch.bool))
+        boxes = torch.as_tensor(self.ds.arrays["boxes"][idx], dtype=torch.float32)
+        count = torch.as_tensor(self.ds.arrays["count"][idx])
+        k = boxes.shape[1]
+        keep = torch.arange(k)[None, :] < count[:, None]
+        scores = torch.arange(k, 0, -1, dtype=torch.float32).expand(b, k).clone()
+        if self.extra:  # confident far-off candidates the model does not keep
+            junk = torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(b, self.extra, 4)
+            boxes = torch.cat([junk, boxes], 1)
+            scores = torch.cat([torch.full((b, self.extra), 100.0), scores], 1)
+            keep = torch.cat([torch.zeros(b, self.extra, dtype=torch.bool), keep], 1)
+        return Detections(boxes, scores, torch.zeros(b, boxes.shape[1], 3), keep)
+
+
+class SequentialStub(StubModel):
+    """A glimpse model with a number of glimpses and a per-step trace (like SAID)."""
+
+    def glimpse(self, x, k=None):
+        self.ks.append(k)
+        return super().glimpse(x)
+
+    def trace(self, x, k=None):  # pragma: no cover - only its presence matters
+        raise NotImplementedError
+
+
+def run(ds, model, batch_size=5, **params):
+    ctx = EvalContext(model=model, train=ds, test=ds, batch_size=batch_size, figures=params.pop("figures", None))
+    return {m.metric: m for m in evaluate_object_discovery(ctx, **params)}
+
+
+def test_registered_with_directions():
+    assert "object_discovery" in EVALUATORS.names()
+    assert DIRECTIONS["ap_spair"] == DIRECTIONS["ap_space"] == "higher"
+    for name in ("count_error_abs", "count_error_01", "count_error_rel"):
+        assert DIRECTIONS[name] == "lower"
+
+
+def test_ground_truth_boxes_give_ap_one_and_no_count_error(ds, tmp_path):
+    out = run(ds, StubModel(ds), figures=tmp_path)
+    assert out["ap_spair"].value == pytest.approx(1.0)
+    assert out["ap_space"].value == pytest.approx(1.0)
+    for name in ("count_error_abs", "count_error_01", "count_error_rel"):
+        assert out[name].value == 0.0
+    p = out["ap_spair"].protocol
+    assert p["n"] == N and p["iou_thresholds"] == pytest.approx([0.1 * i for i in range(1, 10)])
+    assert out["ap_space"].protocol["iou_thresholds"] == pytest.approx([0.5 + 0.05 * i for i in range(10)])
+    assert p["candidates_used"] == "kept" and "matching_rule" in p
+    assert (tmp_path / "boxes.png").stat().st_size > 0
+
+
+def test_no_detections_give_ap_zero_and_the_mean_count_as_error(ds):
+    out = run(ds, StubModel(ds, mode="empty"))
+    true = ds.arrays["count"][:N]
+    assert out["ap_spair"].value == 0.0 and out["ap_space"].value == 0.0
+    assert out["count_error_abs"].value == pytest.approx(true.mean())
+    assert out["count_error_01"].value == 1.0
+    assert out["count_error_rel"].value == pytest.approx(1.0)
+
+
+def test_candidates_all_scores_unkept_cells_of_per_cell_models_only(ds):
+    kept = run(ds, StubModel(ds, extra=2))
+    every = run(ds, StubModel(ds, extra=2), candidates="all")
+    assert kept["ap_spair"].value == pytest.approx(1.0)
+    assert every["ap_spair"].value < 0.9  # confident false positives now come first
+    assert every["ap_spair"].protocol["candidates_used"] == "all"
+    assert every["ap_space"].value == pytest.approx(1.0)  # SPACE protocol: kept boxes always
+    assert every["count_error_abs"].value == 0.0
+    # a sequential glimpse model: boxes after the stop rule are always dropped (SPEC §4.4)
+    seq = run(ds, SequentialStub(ds, extra=2), candidates="all", k=9)
+    assert seq["ap_spair"].value == pytest.approx(1.0)
+    assert seq["ap_spair"].protocol["candidates_used"] == "kept"
+
+
+def test_k_is_passed_only_to_models_that_take_it(ds):
+    model = SequentialStub(ds)
+    run(ds, model, k=9)
+    assert model.ks and set(model.ks) == {9}
+    model = SequentialStub(ds)
+    run(ds, model)
+    assert set(model.ks) == {None}
+    run(ds, StubModel(ds), k=9)  # no k in its glimpse: not passed, no error
+
+
+def test_clear_errors(ds):
+    with pytest.raises(FactorbenchError, match="glimpse"):
+        run(ds, torch.nn.Linear(1, 1))
+    no_boxes = ArrayDataset("flat", "test", {"image": ds.arrays["image"], "count": ds.arrays["count"]})
+    with pytest.raises(FactorbenchError, match="boxes"):
+        run(no_boxes, StubModel(ds))
+    with pytest.raises(FactorbenchError, match="candidates"):
+        run(ds, StubModel(ds), candidates="some")
