@@ -63,3 +63,41 @@ def test_every_shipped_spec_loads_and_expands():
         spec = load_spec(name)
         for preset in spec.presets:
             assert spec.cells(preset)
+
+
+def test_variants_train_a_registered_model_under_their_own_name(tmp_path):
+    spec = load_spec(write(tmp_path, """
+        name = "v"
+        title = "V"
+        [base]
+        models = ["said", "said_no_alpha"]
+        variants = { said_no_alpha = { model = "said", alpha = false } }
+        metrics = ["object_discovery"]
+        dataset = { name = "multi-digits" }
+        model = { glimpses = 3 }
+        [presets.ci]
+        seeds = 1
+        [table]
+        rows = "model"
+        columns = ["ap_spair"]
+    """))
+    plain, ablated = spec.cells("ci")
+    assert (plain.model, plain.registered) == ("said", "said")
+    assert (ablated.model, ablated.registered) == ("said_no_alpha", "said")
+    assert ablated.model_config == {"glimpses": 3, "alpha": False} and plain.model_config == {"glimpses": 3}
+    assert plain.id != ablated.id
+    bad = load_spec(write(tmp_path, """
+        name = "v"
+        title = "V"
+        [base]
+        models = ["said", "x"]
+        variants = { x = { model = "said", alpha_channel = false } }
+        metrics = ["object_discovery"]
+        dataset = { name = "multi-digits" }
+        [presets.ci]
+        [table]
+        rows = "model"
+        columns = ["ap_spair"]
+    """))
+    with pytest.raises(FactorbenchError, match="alpha_channel"):
+        bad.cells("ci")

@@ -76,7 +76,7 @@ def train_cell(cell: Cell, opts: RunOptions) -> Path:
     if is_finished(folder):
         return folder
     source = None if cell.init_from is None else train_cell(cell.init_from, opts)
-    run = TrainRun(cell.model, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
+    run = TrainRun(cell.registered, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
                    dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed, init_from=source,
                    image_shape=cell.dataset.image_shape)
     train(run, device=opts.device, resume=True, progress=opts.progress)

@@ -68,6 +68,13 @@ class PresetSpec:
     external: Dict[str, str] = field(default_factory=dict)
     #: the evaluators run on the external rows (they only have samples: FID of random images)
     external_metrics: List[str] = field(default_factory=lambda: ["fid"])
+    #: named variants of a registered model, usable in ``models`` like a model (ablations,
+    #: Table 6.3): name -> { model = "<registered model>", <config key> = value, ... }
+    variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+
+    def registered(self, model: str) -> str:
+        """The registered model behind ``model`` (itself unless it is a variant)."""
+        return self.variants[model]["model"] if model in self.variants else model
 
     def metrics_for(self, model: str) -> List[str]:
         return self.model_metrics.get(model, self.metrics)
@@ -124,11 +131,18 @@ class Cell:
     train: TrainConfig
     #: the stage-1 cell this one starts from (two-stage models), or None
     init_from: Optional["Cell"] = None
+    #: the registered model trained (differs from ``model`` for a spec's variant)
+    registered: str = ""
+
+    def __post_init__(self) -> None:
+        self.registered = self.registered or self.model
 
     @property
     def id(self) -> str:
         key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
                "dataset": dataset_key(self.dataset), "train": vars(self.train)}
+        if self.registered != self.model:
+            key["registered"] = self.registered
         if self.init_from is not None:
             key["init_from"] = self.init_from.id
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -171,7 +185,12 @@ class BenchmarkSpec:
             if model not in p.models and model not in p.pretrain.values():
                 raise FactorbenchError(f"{where}.pretrain names {model!r}, which is neither one of the models {p.models} "
                                        "nor the stage 1 of one")
-        involved = list(dict.fromkeys(list(p.models) + list(p.pretrain.values())))
+        for name, variant in p.variants.items():
+            if not isinstance(variant, dict) or "model" not in variant:
+                raise FactorbenchError(f"{where}.variants.{name} needs model = \"<registered model>\"")
+            if name == variant["model"]:
+                raise FactorbenchError(f"{where}.variants.{name}: a variant needs a name of its own")
+        involved = list(dict.fromkeys(p.registered(m) for m in list(p.models) + list(p.pretrain.values())))
         keys = sorted(p.grid)
         for key in keys:
             if not isinstance(p.grid[key], list) or not p.grid[key]:
@@ -186,9 +205,12 @@ class BenchmarkSpec:
             train = config_from_dict(TrainConfig, {**p.train, **p.train_overrides.get(model, {})},
                                      where=f"{where}.train")
             params = {k: v for k, v in combo.items() if k != DATASET_KEY}
-            config = _model_config(model, {**p.model, **params, **p.model_overrides.get(model, {})}, involved, where)
+            base = p.registered(model)
+            variant = {k: v for k, v in p.variants.get(model, {}).items() if k != "model"}
+            config = _model_config(base, {**p.model, **params, **p.model_overrides.get(model, {}), **variant},
+                                   involved, where)
             stage1 = cell(p.pretrain[model], combo, seed) if model in p.pretrain else None
-            return Cell(model, config, combo, seed, cell_dataset(dataset, combo), train, stage1)
+            return Cell(model, config, combo, seed, cell_dataset(dataset, combo), train, stage1, registered=base)
 
         return [cell(model, combo, seed) for model in p.models for combo in combos for seed in range(n_seeds)]
 
@@ -225,8 +247,6 @@ def _model_config(model: str, values: Dict[str, Any], involved: List[str], where
     """The keys of ``values`` that configure ``model``. A key that configures another model
     of the preset (e.g. the VAE's β in a VAE-vs-LSR-GAN table) is left out; a key that
     configures none of them is an error (strict: a typo never passes silently)."""
-    if len(involved) == 1:
-        return dict(values)  # the model's own strict config check names any unknown key
     own = config_fields(model)
     known = set().union(*(config_fields(m) for m in involved))
     unknown = sorted(k for k in values if k not in known)
