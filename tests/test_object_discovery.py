@@ -128,3 +128,20 @@ def test_clear_errors(ds):
         run(no_boxes, StubModel(ds))
     with pytest.raises(FactorbenchError, match="candidates"):
         run(ds, StubModel(ds), candidates="some")
+
+
+def test_generalisation_scores_other_datasets_as_targets(tmp_path):
+    """§6.4.3: the same model scored on another dataset's test split (converted to its input)."""
+    from factorbench.data import get_dataset
+    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.models import build_model
+
+    digits = get_dataset("multi-digits", "test", n=8)
+    model = build_model("said", {"base_channels": 4, "glimpses": 2, "eval_glimpses": 3}, digits.image_shape)
+    ctx = EvalContext(model, digits, digits, figures=tmp_path, batch_size=8)
+    values = EVALUATORS.get("object_discovery")(ctx, n=8, datasets=["multi-dsprites"])
+    targets = {v.target for v in values}
+    assert targets == {None, "multi-dsprites"}
+    assert all(v.protocol["dataset"] == ("multi-dsprites" if v.target else "multi-digits") for v in values)
+    assert (tmp_path / "boxes_multi-dsprites.png").exists() and (tmp_path / "boxes.png").exists()
+    assert EVALUATORS.get("object_discovery").targets({"datasets": ["multi-dsprites"]}) == [None, "multi-dsprites"]

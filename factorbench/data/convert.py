@@ -50,12 +50,15 @@ def convert_images(images: torch.Tensor, image_shape: Sequence[int]) -> torch.Te
     return images
 
 
+PIXEL_ALIGNED = ("mask", "masks", "boxes")
+
+
 def convert_dataset(ds: ArrayDataset, image_shape: Sequence[int]) -> ArrayDataset:
     """``ds`` with its images converted by :func:`convert_images` and stored as uint8 again.
 
     Returns ``ds`` itself when the shape already matches. Otherwise the labels and counts
-    are kept and the pixel-aligned arrays (``mask``, ``masks``, ``boxes``) are dropped: they
-    describe the old geometry. ``info["converted_from"]`` records the original shape.
+    are kept; the pixel-aligned arrays (``mask``, ``masks``, ``boxes``) are kept when only
+    the channels change and dropped when the size changes (they describe the old geometry). ``info["converted_from"]`` records the original shape.
     """
     shape = tuple(int(s) for s in image_shape)
     if tuple(ds.image_shape) == shape:
@@ -67,4 +70,6 @@ def convert_dataset(ds: ArrayDataset, image_shape: Sequence[int]) -> ArrayDatase
     arrays = {"image": np.concatenate(chunks) if chunks else np.zeros((0, *shape), np.uint8),
               "count": ds.arrays["count"]}
     arrays.update({k: v for k, v in ds.arrays.items() if k.startswith(LABEL_PREFIX)})
+    if tuple(ds.image_shape[1:]) == shape[1:]:  # only the channels changed: the geometry still holds
+        arrays.update({k: ds.arrays[k] for k in PIXEL_ALIGNED if k in ds.arrays})
     return ArrayDataset(ds.name, ds.split, arrays, {**ds.info, "converted_from": list(ds.image_shape)})

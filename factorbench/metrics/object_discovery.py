@@ -36,6 +36,8 @@ import numpy as np
 import torch
 
 from ..box_figures import boxes_png
+from ..data import get_dataset
+from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
 from .detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, count_errors,
                         detections_to_lists)
@@ -68,13 +70,24 @@ def ground_truth_boxes(ds, n: int) -> List[np.ndarray]:
     return [np.asarray(boxes[i, :int(count[i])], dtype=np.float64).reshape(-1, 4) for i in range(n)]
 
 
+def _targets(params) -> List[Optional[str]]:
+    """The cell's own test split (None) and each dataset of ``datasets`` (§6.4.3)."""
+    return [None] + list(params.get("datasets") or [])
+
+
 @register_evaluator("object_discovery", {"ap_spair": "higher", "ap_space": "higher", "count_error_abs": "lower",
-                                         "count_error_01": "lower", "count_error_rel": "lower"})
+                                         "count_error_01": "lower", "count_error_rel": "lower"}, targets=_targets)
 @torch.no_grad()
 def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] = None, candidates: str = "kept",
-                              matching: str = "greedy_unmatched") -> List[MetricValue]:
+                              matching: str = "greedy_unmatched", datasets: Optional[List[str]] = None
+                              ) -> List[MetricValue]:
     """AP (SPAIR and SPACE protocols) and count errors on the first ``n`` test images (module
-    docstring). ``matching`` is passed to :func:`~factorbench.metrics.detection.average_precision`."""
+    docstring). ``matching`` is passed to :func:`~factorbench.metrics.detection.average_precision`.
+
+    ``datasets``: also score the model on the test split of each of these datasets (its
+    images converted to the model's input shape), the out-of-distribution generalisation of
+    §6.4.3 (train on one dataset, find boxes and stop on another); those values carry the
+    dataset as their ``target`` and their figure is ``boxes_<dataset>.png``."""
     model = ctx.model
     if not callable(getattr(model, "glimpse", None)):
         raise FactorbenchError(f"object_discovery needs an object model with glimpse() (said, spair, space, ...); "
@@ -82,11 +95,24 @@ def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] 
     if candidates not in CANDIDATE_CHOICES:
         raise FactorbenchError(f"object_discovery: candidates must be one of {', '.join(CANDIDATE_CHOICES)}, "
                                f"got {candidates!r}")
-    n = min(int(n), len(ctx.test))
+    out = _score(ctx, ctx.test, n, k, candidates, matching, None, "boxes.png")
+    for name in datasets or []:
+        other = get_dataset(name, "test", n=n)
+        if "boxes" not in other.arrays:
+            raise FactorbenchError(f"object_discovery: dataset {name} has no ground-truth boxes")
+        other = convert_dataset(other, model.image_shape)
+        out += _score(ctx, other, n, k, candidates, matching, name, f"boxes_{name}.png")
+    return out
+
+
+def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, matching: str,
+           target: Optional[str], figure: str) -> List[MetricValue]:
+    model = ctx.model
+    n = min(int(n), len(test))
     if n < 1:
         raise FactorbenchError("object_discovery needs at least one test image")
-    gt = ground_truth_boxes(ctx.test, n)
-    true_count = np.asarray(ctx.test.arrays["count"][:n], dtype=np.int64)
+    gt = ground_truth_boxes(test, n)
+    true_count = np.asarray(test.arrays["count"][:n], dtype=np.int64)
     sequential = is_sequential(model)
     candidates_used = "kept" if sequential else candidates
     takes_k = glimpse_accepts_k(model)
@@ -96,7 +122,7 @@ def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] 
         model.eval()
     try:
         for start in range(0, n, ctx.batch_size):
-            x = ctx.test.images(np.arange(start, min(start + ctx.batch_size, n))).to(ctx.device)
+            x = test.images(np.arange(start, min(start + ctx.batch_size, n))).to(ctx.device)
             det = model.glimpse(x, k) if (takes_k and k is not None) else model.glimpse(x)
             b, s = detections_to_lists(det, keep_only=True)
             kept_boxes += b
@@ -117,13 +143,13 @@ def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] 
     ap_space = average_precision(kept_boxes, kept_scores, gt, SPACE_THRESHOLDS, matching)
     errors = count_errors(pred_count, true_count)
 
-    path = ctx.figure_path("boxes.png")
+    path = ctx.figure_path(figure)
     if path is not None:
         m = min(N_FIGURE, n)
-        boxes_png(ctx.test.images(np.arange(m)), kept_boxes[:m], path, scores=kept_scores[:m], gt_boxes=gt[:m],
+        boxes_png(test.images(np.arange(m)), kept_boxes[:m], path, scores=kept_scores[:m], gt_boxes=gt[:m],
                   labels=[f"{int(pred_count[i])}/{int(true_count[i])}" for i in range(m)])
 
-    base = {"n": n, "split": ctx.test.split, "matching": matching,
+    base = {"n": n, "dataset": test.name, "split": test.split, "matching": matching,
             "matching_rule": ("ranked by confidence over all images; a prediction is a TP when its best-IoU "
                               "unmatched ground truth of its image has IoU > threshold (strict); each ground "
                               "truth matched once; VOC 11-point interpolated precision; AP = mean over thresholds"),
@@ -134,17 +160,18 @@ def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] 
                                               "candidates": candidates, "candidates_used": candidates_used,
                                               "ap_per_threshold": list(ap_spair.ap_per_threshold),
                                               "n_predictions": ap_spair.n_predictions,
-                                              "n_ground_truth": ap_spair.n_ground_truth}),
+                                              "n_ground_truth": ap_spair.n_ground_truth}, target=target),
         MetricValue("ap_space", ap_space.ap, {**base, "protocol": "space", "iou_thresholds": list(SPACE_THRESHOLDS),
                                               "candidates_used": "kept",
                                               "ap_per_threshold": list(ap_space.ap_per_threshold),
                                               "n_predictions": ap_space.n_predictions,
-                                              "n_ground_truth": ap_space.n_ground_truth}),
+                                              "n_ground_truth": ap_space.n_ground_truth}, target=target),
     ]
     definitions = {"count_error_abs": "mean over images of |predicted - true| count (SPAIR count_1norm)",
                    "count_error_01": "fraction of images whose predicted count differs from the true count",
                    "count_error_rel": "mean of |predicted - true| / true over images with true count > 0 (SPACE)"}
     for name, definition in definitions.items():
         out.append(MetricValue(name, errors[name], {**base, "definition": definition,
-                                                    "predicted_count": "Detections.count (kept candidates)"}))
+                                                    "predicted_count": "Detections.count (kept candidates)"},
+                               target=target))
     return out
