@@ -145,3 +145,14 @@ def test_generalisation_scores_other_datasets_as_targets(tmp_path):
     assert all(v.protocol["dataset"] == ("multi-dsprites" if v.target else "multi-digits") for v in values)
     assert (tmp_path / "boxes_multi-dsprites.png").exists() and (tmp_path / "boxes.png").exists()
     assert EVALUATORS.get("object_discovery").targets({"datasets": ["multi-dsprites"]}) == [None, "multi-dsprites"]
+
+
+def test_glimpse_step_and_error_map_figures(tmp_path):
+    from factorbench.data import get_dataset
+    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.models import build_model
+
+    digits = get_dataset("multi-digits", "test", n=4)
+    model = build_model("said", {"base_channels": 4, "glimpses": 2, "eval_glimpses": 3}, digits.image_shape)
+    EVALUATORS.get("object_discovery")(EvalContext(model, digits, digits, figures=tmp_path, batch_size=4), n=4)
+    assert (tmp_path / "glimpses.png").stat().st_size > 0 and (tmp_path / "glimpses_errors.png").stat().st_size > 0

@@ -35,10 +35,11 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from ..box_figures import boxes_png
+from ..box_figures import boxes_png, glimpse_steps_png
 from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
+from ..figures import image_rows_png
 from .detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, count_errors,
                         detections_to_lists)
 from .evaluate import EvalContext, MetricValue, register_evaluator
@@ -68,6 +69,25 @@ def ground_truth_boxes(ds, n: int) -> List[np.ndarray]:
                                "(use multi-digits, multi-digits-5, multi-mnist, ...)")
     boxes, count = ds.arrays["boxes"], ds.arrays["count"]
     return [np.asarray(boxes[i, :int(count[i])], dtype=np.float64).reshape(-1, 4) for i in range(n)]
+
+
+#: Fig 6.2's binarisation of the error maps ("if the error is higher than 0.15 ... 1")
+ERROR_THRESHOLD = 0.15
+
+
+def write_glimpse_figures(ctx: EvalContext, test, k: Optional[int], name: str, m: int = 4) -> None:
+    """Figs 6.3/6.7: the first ``m`` test images with their glimpses drawn one step more per
+    column (every glimpse, kept or not), and, for models with ``error_maps``, the absolute
+    residual before each glimpse, thresholded at 0.15 as Fig 6.2 does (``<name>_errors``)."""
+    model = ctx.model
+    x = test.images(np.arange(min(m, len(test)))).to(ctx.device)
+    det = model.glimpse(x, k) if k is not None else model.glimpse(x)
+    glimpse_steps_png(x.cpu(), det.boxes.cpu(), ctx.figure_path(name))
+    if callable(getattr(model, "error_maps", None)):
+        maps = model.error_maps(x, k) if k is not None else model.error_maps(x)  # (B, K+1, C, H, W)
+        binary = (maps.abs().amax(dim=2, keepdim=True) > ERROR_THRESHOLD).float().expand(-1, -1, 3, -1, -1)
+        image_rows_png([torch.cat([x[i:i + 1].expand(1, 3, -1, -1).cpu(), binary[i].cpu()]) for i in range(len(x))],
+                       ctx.figure_path(name.replace(".png", "_errors.png")))
 
 
 def _targets(params) -> List[Optional[str]]:
@@ -148,6 +168,8 @@ def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, ma
         m = min(N_FIGURE, n)
         boxes_png(test.images(np.arange(m)), kept_boxes[:m], path, scores=kept_scores[:m], gt_boxes=gt[:m],
                   labels=[f"{int(pred_count[i])}/{int(true_count[i])}" for i in range(m)])
+        if sequential:
+            write_glimpse_figures(ctx, test, k if takes_k else None, figure.replace("boxes", "glimpses"))
 
     base = {"n": n, "dataset": test.name, "split": test.split, "matching": matching,
             "matching_rule": ("ranked by confidence over all images; a prediction is a TP when its best-IoU "
