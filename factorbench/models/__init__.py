@@ -4,4 +4,5 @@ from .base import MODELS, GenerativeModel, Phase, build_model, register_model  #
 from . import vae  # noqa: F401
 from . import dcgan, sngan, lsr_gan  # noqa: F401
 from . import bfvae, bfvae_lsr_gan  # noqa: F401
+from . import spair, space  # noqa: F401
 from . import said  # noqa: F401
