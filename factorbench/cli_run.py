@@ -61,7 +61,7 @@ def _eval_size(size: Optional[int], fake, real) -> int:
 
 @click.group("run")
 def run() -> None:
-    """Compute one metric: fid, kid, sharpness, mse, recon-acc."""
+    """Compute one metric: fid, kid, sharpness, mse, recon-acc, detection."""
 
 
 @run.command("fid")
@@ -173,6 +173,45 @@ def _print_values(values, as_json: bool) -> None:
     else:
         for v in values:
             click.echo(f"{v.metric} {v.value:.6g}")
+
+
+@run.command("detection")
+@click.argument("source")
+@click.option("--dataset", "dataset_name", default=None,
+              help="Dataset whose ground-truth boxes score a predictions file (default for a checkpoint: its own).")
+@click.option("--split", default="test", show_default=True, help="Split of --dataset the predictions are for.")
+@click.option("--n", "n_images", type=int, default=1000, show_default=True, help="Images scored (the first n).")
+@click.option("--candidates", type=click.Choice(["kept", "all"]), default="kept", show_default=True,
+              help="Boxes the SPAIR-protocol AP scores for per-cell models (SPAIR/SPACE): kept (z_pres > 0.5) or all.")
+@click.option("--figures", type=click.Path(file_okay=False), default=None, help="Write boxes.png (and glimpse figures) here.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--device", default=None, metavar="cpu|cuda")
+def run_detection(source, dataset_name, split, n_images, candidates, figures, as_json, device):
+    """AP (SPAIR protocol, IoU 0.1:0.9; SPACE protocol, 0.5:0.95) and object-count errors
+    (thesis Tables 6.1/6.3) of SOURCE: an object model's checkpoint folder (SAID, SPAIR,
+    SPACE), or a predictions file (.json or .csv: boxes and scores per image index, see
+    factorbench/metrics/detection_io.py) scored against --dataset's ground-truth boxes."""
+    from .data import get_dataset
+    from .errors import FactorbenchError
+    from .metrics import EVALUATORS, EvalContext
+    from .metrics.detection_io import read_predictions
+    from .metrics.object_discovery import PredictedBoxes
+
+    path = Path(source)
+    if path.suffix.lower() in (".json", ".csv"):
+        if dataset_name is None:
+            raise FactorbenchError("a predictions file needs --dataset, the dataset whose boxes it predicts")
+        test = get_dataset(dataset_name, split)
+        predictions = read_predictions(path, len(test))
+        ctx = EvalContext(PredictedBoxes(predictions.boxes, predictions.scores), test, test, seed=0,
+                          figures=Path(figures) if figures else None)
+    else:
+        ctx = _checkpoint_context(source, _device(device), n_images)
+        if dataset_name is not None:
+            ctx.test = get_dataset(dataset_name, split, n=n_images)
+        ctx.figures = Path(figures) if figures else None
+    values = EVALUATORS.get("object_discovery")(ctx, n=n_images, candidates=candidates)
+    _print_values(values, as_json)
 
 
 @run.command("mse")

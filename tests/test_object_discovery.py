@@ -156,3 +156,25 @@ def test_glimpse_step_and_error_map_figures(tmp_path):
     model = build_model("said", {"base_channels": 4, "glimpses": 2, "eval_glimpses": 3}, digits.image_shape)
     EVALUATORS.get("object_discovery")(EvalContext(model, digits, digits, figures=tmp_path, batch_size=4), n=4)
     assert (tmp_path / "glimpses.png").stat().st_size > 0 and (tmp_path / "glimpses_errors.png").stat().st_size > 0
+
+
+def test_cli_scores_a_predictions_file_with_the_same_code(tmp_path):
+    """External predictions (JSON) of the ground-truth boxes score AP 1 and count error 0;
+    dropping every box gives AP 0."""
+    from click.testing import CliRunner
+
+    from factorbench.cli import main
+    from factorbench.data import get_dataset
+    from factorbench.metrics.detection_io import write_predictions_json
+
+    test = get_dataset("multi-digits", "test")  # the split the CLI scores against (default size)
+    boxes = [test.arrays["boxes"][i, :test.arrays["count"][i]] for i in range(12)]  # the rest: no predictions
+    write_predictions_json(tmp_path / "gt.json", boxes, [np.linspace(1, 0.5, len(b)) for b in boxes])
+    result = CliRunner().invoke(main, ["run", "detection", str(tmp_path / "gt.json"), "--dataset", "multi-digits",
+                                       "--n", "12"])
+    assert result.exit_code == 0, result.output
+    values = dict(line.split() for line in result.output.strip().splitlines())
+    assert float(values["ap_spair"]) == 1.0 and float(values["ap_space"]) == 1.0
+    assert float(values["count_error_abs"]) == 0.0
+    bad = CliRunner().invoke(main, ["run", "detection", str(tmp_path / "gt.json")])
+    assert bad.exit_code != 0 and "--dataset" in bad.output

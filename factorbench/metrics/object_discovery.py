@@ -40,6 +40,7 @@ from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
+from ..models.objects import Detections
 from .detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, count_errors,
                         detections_to_lists)
 from .evaluate import EvalContext, MetricValue, register_evaluator
@@ -88,6 +89,34 @@ def write_glimpse_figures(ctx: EvalContext, test, k: Optional[int], name: str, m
         binary = (maps.abs().amax(dim=2, keepdim=True) > ERROR_THRESHOLD).float().expand(-1, -1, 3, -1, -1)
         image_rows_png([torch.cat([x[i:i + 1].expand(1, 3, -1, -1).cpu(), binary[i].cpu()]) for i in range(len(x))],
                        ctx.figure_path(name.replace(".png", "_errors.png")))
+
+
+class PredictedBoxes:
+    """External predictions (a JSON/CSV file read by :mod:`.detection_io`) standing in for an
+    object model: ``glimpse(x)`` returns the next ``len(x)`` images' boxes and scores, padded
+    to one K with ``keep = False``; every listed box is kept (counted). So anyone's detector
+    is scored by exactly the code that scores SAID, SPAIR and SPACE."""
+
+    name = "predictions"
+    training = False
+
+    def __init__(self, boxes: List[np.ndarray], scores: List[np.ndarray]):
+        self.boxes, self.scores, self.cursor = boxes, scores, 0
+
+    def glimpse(self, x: torch.Tensor) -> Detections:
+        b = x.shape[0]
+        if self.cursor + b > len(self.boxes):
+            raise FactorbenchError(f"the predictions cover {len(self.boxes)} images, fewer than asked for")
+        rows = range(self.cursor, self.cursor + b)
+        self.cursor += b
+        k = max([1] + [len(self.boxes[i]) for i in rows])
+        boxes, scores, keep = torch.zeros(b, k, 4), torch.zeros(b, k), torch.zeros(b, k, dtype=torch.bool)
+        for j, i in enumerate(rows):
+            m = len(self.boxes[i])
+            boxes[j, :m] = torch.as_tensor(np.asarray(self.boxes[i], dtype=np.float32).reshape(m, 4))
+            scores[j, :m] = torch.as_tensor(np.asarray(self.scores[i], dtype=np.float32))
+            keep[j, :m] = True
+        return Detections(boxes, scores, torch.zeros(b, k, 0), keep)
 
 
 def _targets(params) -> List[Optional[str]]:
