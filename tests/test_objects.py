@@ -39,3 +39,13 @@ def test_detections_shapes_are_checked():
     with pytest.raises(FactorbenchError, match="NaN"):
         Detections(torch.full((1, 1, 4), float("nan")), torch.zeros(1, 1), torch.zeros(1, 1, 2),
                    torch.ones(1, 1, dtype=torch.bool))
+
+
+def test_cuda_determinism_check_is_one_clear_error(monkeypatch):
+    from factorbench.models.objects import check_trainable_on
+
+    check_trainable_on("said", torch.zeros(1))  # CPU: fine
+    fake_cuda = type("T", (), {"is_cuda": True})()
+    monkeypatch.setattr(torch, "are_deterministic_algorithms_enabled", lambda: True)
+    with pytest.raises(FactorbenchError, match="deterministic = false"):
+        check_trainable_on("spair", fake_cuda)

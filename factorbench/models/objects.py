@@ -54,6 +54,16 @@ class Detections:
         return self.keep.sum(dim=1)
 
 
+def check_trainable_on(model_name: str, x: torch.Tensor) -> None:
+    """One clear error instead of torch's: ``grid_sample`` (the spatial transformer) has no
+    deterministic CUDA backward, so object models train on a GPU only with the trainer's
+    ``deterministic = false`` (their ``paper`` presets set it)."""
+    if x.is_cuda and torch.are_deterministic_algorithms_enabled():
+        raise FactorbenchError(f"{model_name} cannot train on CUDA in deterministic mode: torch's grid_sample (the "
+                               "spatial transformer) has no deterministic CUDA backward; train with deterministic = "
+                               "false (the paper preset, or a benchmark's train table) or on the CPU")
+
+
 def box_theta(center: torch.Tensor, half_size: torch.Tensor) -> torch.Tensor:
     """(B, 2, 3) affine map from patch coordinates to image coordinates for boxes with
     normalised ``center`` (B, 2) = (cx, cy) and ``half_size`` (B, 2) = (sx, sy)."""

@@ -97,7 +97,7 @@ from torch import nn
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, Phase, register_model
-from ..objects import Detections, boxes_to_pixels, crop_patches, paste_patches, pixels_to_boxes
+from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches, paste_patches, pixels_to_boxes
 from ..vae.model import empirical_variance_nll, gaussian_kl
 from .config import SAIDConfig
 
@@ -365,10 +365,7 @@ class GlimpseModel(GenerativeModel):
 
     def training_step(self, batch, phase: str) -> Dict[str, torch.Tensor]:
         x = self._check_images(batch["image"])
-        if x.is_cuda and torch.are_deterministic_algorithms_enabled():
-            raise FactorbenchError(f"{self.name} cannot train on CUDA in deterministic mode: torch's grid_sample (the "
-                                   "spatial transformer) has no deterministic CUDA backward; train with the paper "
-                                   "preset (deterministic = false) or on the CPU")
+        check_trainable_on(self.name, x)
         losses = self._summed_step(x) if phase == TRAIN_PHASE else self._glimpse_step(x, phase)
         if not torch.isfinite(losses["loss"]):
             self._carry = None

@@ -73,7 +73,7 @@ from ..base import GenerativeModel, register_model
 from ..object_cells import (MIN_HALF_SIZE, GlimpseVAE, GridBackbone, bernoulli_kl, bilinear_resize, cell_indices,
                             check_patches, clipped_adam, composite, concrete_sample, finite_or_raise, grid_pool,
                             linear_anneal, normal_kl, reparameterise)
-from ..objects import Detections, boxes_to_pixels, crop_patches
+from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches
 from ..vae.model import gaussian_kl
 from .config import SPACEConfig
 
@@ -115,7 +115,7 @@ class SPACE(GenerativeModel):
         "quick": {"epochs": 10, "batch_size": 16},
         # the thesis gives no schedule; the code trains with batch 16 for up to 1e6 steps;
         # 100 epochs of multi-digits (10k images) is ~62k steps, past all annealing (20k)
-        "paper": {"epochs": 100, "batch_size": 16},
+        "paper": {"epochs": 100, "batch_size": 16, "deterministic": False},  # grid_sample: see objects.py
     }
 
     def __init__(self, config: SPACEConfig, image_shape):
@@ -263,6 +263,7 @@ class SPACE(GenerativeModel):
     def training_step(self, batch: Dict[str, Any], phase: str) -> Dict[str, torch.Tensor]:
         cfg = self.config
         x = batch["image"]
+        check_trainable_on(self.name, x)
         lat = self.infer(x, sample=True)
         fg, alpha = self.render_foreground(lat, x.shape[-2:])
         bg_mu, bg_logvar = self.bg_vae.encode(x)

@@ -70,7 +70,7 @@ from ..base import GenerativeModel, register_model
 from ..object_cells import (MIN_HALF_SIZE, GlimpseVAE, GridBackbone, bernoulli_kl, check_patches, clipped_adam,
                             composite, concrete_sample, finite_or_raise, log_exponential_anneal, mlp, normal_kl,
                             reparameterise)
-from ..objects import Detections, boxes_to_pixels, crop_patches
+from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches
 from ..vae.model import gaussian_kl
 from .config import SPAIRConfig
 
@@ -119,7 +119,7 @@ class SPAIR(GenerativeModel):
         # the thesis gives no schedule; the code trains with batch 32 for up to 3e5 steps
         # with early stopping; 100 epochs of multi-digits (10k images) is ~31k steps, far
         # past the count-prior annealing (~4k steps)
-        "paper": {"epochs": 100, "batch_size": 32},
+        "paper": {"epochs": 100, "batch_size": 32, "deterministic": False},  # grid_sample: see objects.py
     }
 
     def __init__(self, config: SPAIRConfig, image_shape):
@@ -302,6 +302,7 @@ class SPAIR(GenerativeModel):
     def training_step(self, batch: Dict[str, Any], phase: str) -> Dict[str, torch.Tensor]:
         cfg = self.config
         x = batch["image"]
+        check_trainable_on(self.name, x)
         lat = self.infer(x, sample=True)
         x_hat, _ = self.render(lat, x)
         rec = self.reconstruction_nll(x, x_hat)
