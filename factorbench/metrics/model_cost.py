@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
-import torch
-
 from ..errors import FactorbenchError
 from .evaluate import EvalContext, MetricValue, register_evaluator
 

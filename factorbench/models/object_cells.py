@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FactorbenchError
-from .objects import paste_patches
+from .objects import Detections, boxes_to_pixels, paste_patches
 
 #: smallest box half-size (normalised units): keeps the inverse affine map of paste finite
 MIN_HALF_SIZE = 1e-2
@@ -266,3 +266,31 @@ def finite_or_raise(loss: torch.Tensor, model: str, parts) -> None:
         bad = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
         raise FactorbenchError(f"{model}: the loss is not finite ({bad}); lower the learning rate or check the "
                                "input images are in [0, 1]")
+
+
+class CellObjectModel:
+    """What SPAIR and SPACE expose to the metrics, from their ``infer(x, sample=False)``
+    (keys ``center``, ``half_size``, ``pres``, ``what_mu``, ``patches``) and ``glimpse_vae``:
+    the shared :class:`~factorbench.models.objects.Detections` and the glimpse encoder."""
+
+    @torch.no_grad()
+    def glimpse(self, x: torch.Tensor) -> Detections:
+        """One candidate per cell, raster order: boxes in pixels, score = z_pres
+        probability, latent = z_what mean, keep = probability > 0.5."""
+        lat = self.infer(x, sample=False)
+        boxes = boxes_to_pixels(lat["center"], lat["half_size"], tuple(x.shape[-2:]))
+        return Detections(boxes=boxes, scores=lat["pres"], latents=lat["what_mu"], keep=lat["pres"] > 0.5)
+
+    @torch.no_grad()
+    def glimpse_patches(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(patches (B, K, C, g, g) of the model's own boxes, keep (B, K)), for the digit-sum
+        task to run (and fine-tune) :meth:`encode_patches` on."""
+        lat = self.infer(x, sample=False)
+        return lat["patches"], lat["pres"] > 0.5
+
+    def encode_patches(self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(μ, logvar) of z_what for glimpses (..., C, g, g) -> (..., latent_dim) each."""
+        check_patches(patches, self.image_shape[0], self.config.glimpse_size, self.name)
+        lead = patches.shape[:-3]
+        mu, logvar = self.glimpse_vae.encode(patches.reshape(-1, *patches.shape[-3:]))
+        return mu.view(*lead, -1), logvar.view(*lead, -1)

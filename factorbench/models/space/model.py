@@ -70,10 +70,10 @@ from torch import nn
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
-from ..object_cells import (MIN_HALF_SIZE, GlimpseVAE, GridBackbone, bernoulli_kl, bilinear_resize, cell_indices,
-                            check_patches, clipped_adam, composite, concrete_sample, finite_or_raise, grid_pool,
+from ..object_cells import (MIN_HALF_SIZE, CellObjectModel, GlimpseVAE, GridBackbone, bernoulli_kl, bilinear_resize,
+                            cell_indices, clipped_adam, composite, concrete_sample, finite_or_raise, grid_pool,
                             linear_anneal, normal_kl, reparameterise)
-from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches
+from ..objects import check_trainable_on, crop_patches
 from ..vae.model import gaussian_kl
 from .config import SPACEConfig
 
@@ -108,7 +108,7 @@ class BackgroundVAE(nn.Module):
 
 
 @register_model("space")
-class SPACE(GenerativeModel):
+class SPACE(CellObjectModel, GenerativeModel):
     config_class = SPACEConfig
     train_presets = {
         "ci": {"epochs": 1, "batch_size": 16},
@@ -224,28 +224,6 @@ class SPACE(GenerativeModel):
         """The deterministic reconstruction α·fg + (1 − α)·bg (means, z_pres probabilities)."""
         fg, alpha = self.render_foreground(self.infer(x, sample=False), x.shape[-2:])
         return fg + (1.0 - alpha) * self.background(x)
-
-    @torch.no_grad()
-    def glimpse(self, x: torch.Tensor) -> Detections:
-        """One candidate per cell, raster order: boxes in pixels, score = z_pres
-        probability, latent = z_what mean, keep = probability > 0.5."""
-        lat = self.infer(x, sample=False)
-        boxes = boxes_to_pixels(lat["center"], lat["half_size"], tuple(x.shape[-2:]))
-        return Detections(boxes=boxes, scores=lat["pres"], latents=lat["what_mu"], keep=lat["pres"] > 0.5)
-
-    @torch.no_grad()
-    def glimpse_patches(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(patches (B, K, C, g, g) of the model's own boxes, keep (B, K)), for the digit-sum
-        task to run (and fine-tune) :meth:`encode_patches` on."""
-        lat = self.infer(x, sample=False)
-        return lat["patches"], lat["pres"] > 0.5
-
-    def encode_patches(self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(μ, logvar) of z_what for glimpses (..., C, g, g) -> (..., latent_dim) each."""
-        check_patches(patches, self.image_shape[0], self.config.glimpse_size, "space")
-        lead = patches.shape[:-3]
-        mu, logvar = self.glimpse_vae.encode(patches.reshape(-1, *patches.shape[-3:]))
-        return mu.view(*lead, -1), logvar.view(*lead, -1)
 
     # -- training -------------------------------------------------------------------------
     def mixture_nll(self, x: torch.Tensor, fg: torch.Tensor, alpha: torch.Tensor, bg: torch.Tensor) -> torch.Tensor:

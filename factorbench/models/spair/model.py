@@ -67,10 +67,10 @@ from torch import nn
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
-from ..object_cells import (MIN_HALF_SIZE, GlimpseVAE, GridBackbone, bernoulli_kl, check_patches, clipped_adam,
+from ..object_cells import (MIN_HALF_SIZE, CellObjectModel, GlimpseVAE, GridBackbone, bernoulli_kl, clipped_adam,
                             composite, concrete_sample, finite_or_raise, log_exponential_anneal, mlp, normal_kl,
                             reparameterise)
-from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches
+from ..objects import check_trainable_on, crop_patches
 from ..vae.model import gaussian_kl
 from .config import SPAIRConfig
 
@@ -111,7 +111,7 @@ def count_prior_kl(pres_logits: torch.Tensor, pres_sample: torch.Tensor, log_rho
 
 
 @register_model("spair")
-class SPAIR(GenerativeModel):
+class SPAIR(CellObjectModel, GenerativeModel):
     config_class = SPAIRConfig
     train_presets = {
         "ci": {"epochs": 1, "batch_size": 32},
@@ -266,28 +266,6 @@ class SPAIR(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The deterministic reconstruction (posterior means, z_pres probabilities)."""
         return self.render(self.infer(x, sample=False), x)[0]
-
-    @torch.no_grad()
-    def glimpse(self, x: torch.Tensor) -> Detections:
-        """One candidate per cell, raster order: boxes in pixels, score = z_pres
-        probability, latent = z_what mean, keep = probability > 0.5."""
-        lat = self.infer(x, sample=False)
-        boxes = boxes_to_pixels(lat["center"], lat["half_size"], tuple(x.shape[-2:]))
-        return Detections(boxes=boxes, scores=lat["pres"], latents=lat["what_mu"], keep=lat["pres"] > 0.5)
-
-    @torch.no_grad()
-    def glimpse_patches(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(patches (B, K, C, g, g) of the model's own boxes, keep (B, K)), for the digit-sum
-        task to run (and fine-tune) :meth:`encode_patches` on."""
-        lat = self.infer(x, sample=False)
-        return lat["patches"], lat["pres"] > 0.5
-
-    def encode_patches(self, patches: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(μ, logvar) of z_what for glimpses (..., C, g, g) -> (..., latent_dim) each."""
-        check_patches(patches, self.image_shape[0], self.config.glimpse_size, "spair")
-        lead = patches.shape[:-3]
-        mu, logvar = self.glimpse_vae.encode(patches.reshape(-1, *patches.shape[-3:]))
-        return mu.view(*lead, -1), logvar.view(*lead, -1)
 
     # -- training -------------------------------------------------------------------------
     def reconstruction_nll(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
