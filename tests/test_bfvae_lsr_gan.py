@@ -162,3 +162,13 @@ def test_factor_swap_and_model_cost_evaluators(tmp_path, chain):
     assert cost["model_size_mb"] == pytest.approx((chain / "ef" / "model.pt").stat().st_size / 1e6)
     assert cost["n_parameters_m"] == pytest.approx(sum(p.numel() for p in model.parameters()) / 1e6)
     assert 0 < cost["train_seconds"] < cost["train_seconds_total"]  # E'_f plus its BFVAE stage
+
+
+def test_object_addition_figure_on_a_multi_object_set(tmp_path, chain):
+    """Fig 5.7: with per-object masks (shapes2d-rgb) factor_swap adds objects one at a time."""
+    model = load_model(chain / "bfvae")
+    scenes = get_dataset("shapes2d-rgb", "test", n=8)
+    ctx = EvalContext(model, scenes, scenes, figures=tmp_path, batch_size=8)
+    EVALUATORS.get("factor_swap")(ctx, n=8, n_figure=2, pca_labels=["bg_colour"])
+    assert (tmp_path / "addition.png").stat().st_size > 0 and (tmp_path / "pca_zb_bg_colour.png").exists()
+    assert not (tmp_path / "pca_zb_shape.png").exists()  # only the labels asked for
