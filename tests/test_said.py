@@ -312,3 +312,13 @@ def test_error_map_network_trains_and_glimpses():
         state, _ = model.initial_state(x, sample=False)
         assert torch.equal(model.glimpse_input(x, state), (x - lossy_image(x, 8)).abs())
         assert isinstance(state, GlimpseState) and state.scope is None
+
+
+def test_writes_start_nearly_transparent():
+    """initial_alpha: at initialisation the decoded alpha is about initial_alpha everywhere,
+    so the first glimpses barely change x̂ (config docstring)."""
+    model = build_model("said", {"base_channels": 4, "initial_alpha": 0.02}, (1, 64, 64))
+    _, alpha = model.patch_vae.decode(torch.zeros(3, model.config.latent_dim))
+    assert alpha.shape == (3, 1, 8, 8) and float((alpha - 0.02).abs().max()) < 0.01
+    with pytest.raises(FactorbenchError, match="initial_alpha"):
+        build_model("said", {"initial_alpha": 1.0}, (1, 64, 64))

@@ -53,6 +53,13 @@ class SAIDConfig:
     #: write-back mask m(t): an alpha mask decoded alongside the patch (True, the SAID row of
     #: Table 6.3) or the binary box mask (False, "SAID (no alpha)") (§6.2.3)
     alpha: bool = True
+    #: opacity of the decoded alpha mask at initialisation (thesis silent). PyTorch's default
+    #: init writes half-opaque grey patches, which at first raise the residual's code length
+    #: by hundreds of nats per glimpse; the glimpse network then learns to write nothing
+    #: useful and every glimpse collapses to one box (seen on multi-digits at the quick
+    #: scale). Starting nearly transparent (0.02) lets x̂ change only as the patch VAE
+    #: learns: L_res then turns negative within ~200 batches. 0.5 is PyTorch's init
+    initial_alpha: float = 0.02
     #: scope channel s(t) as a second input of the glimpse network, updated by eq. 6.5
     #: (True, the SAID row) or not ("SAID (no scope)", Table 6.3)
     scope: bool = True
@@ -88,6 +95,8 @@ class SAIDConfig:
 
     def __post_init__(self) -> None:
         _check_common("said", self)
+        if not 0.0 < self.initial_alpha < 1.0:
+            raise FactorbenchError(f"said: initial_alpha must be in (0, 1), got {self.initial_alpha}")
         if self.latent_dim <= 0:
             raise FactorbenchError("said: latent_dim must be positive")
         if self.lossy_input not in LOSSY_INPUTS:

@@ -226,7 +226,8 @@ class PatchVAE(nn.Module):
     (μ, logvar). Decoder: FC, FC, convT4 s2, conv3, convT4 s2, conv3 -> sigmoid patch
     (+ one alpha channel when ``alpha``)."""
 
-    def __init__(self, channels: int, side: int, latent_dim: int, width: int, alpha: bool):
+    def __init__(self, channels: int, side: int, latent_dim: int, width: int, alpha: bool,
+                 initial_alpha: float = 0.5):
         super().__init__()
         self.channels, self.side, self.alpha = channels, side, alpha
         self.inner = side // 4
@@ -245,6 +246,9 @@ class PatchVAE(nn.Module):
             nn.ConvTranspose2d(width, width, 4, 2, 1), nn.ReLU(),
             nn.Conv2d(width, channels + int(alpha), 3, 1, 1), nn.Sigmoid(),
         )
+        if alpha:  # the alpha channel's bias sets the initial opacity (config ``initial_alpha``)
+            with torch.no_grad():
+                self.decoder_convs[-2].bias[channels:] = math.log(initial_alpha / (1 - initial_alpha))
 
     def encode(self, patch: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(patch).chunk(2, dim=1)
@@ -491,7 +495,8 @@ class SAID(GlimpseModel):
     def __init__(self, config: SAIDConfig, image_shape):
         super().__init__(config, image_shape, extra_input_channels=int(config.scope))
         c = self.image_shape[0]
-        self.patch_vae = PatchVAE(c, config.patch_size, config.latent_dim, config.base_channels, config.alpha)
+        self.patch_vae = PatchVAE(c, config.patch_size, config.latent_dim, config.base_channels, config.alpha,
+                                  config.initial_alpha)
         if config.lossy_input == "vae8":
             self.lossy_vae = PatchVAE(c, config.patch_size, config.latent_dim, config.base_channels, alpha=False)
 
