@@ -190,7 +190,9 @@ def run_detection(source, dataset_name, split, n_images, candidates, figures, as
     """AP (SPAIR protocol, IoU 0.1:0.9; SPACE protocol, 0.5:0.95) and object-count errors
     (thesis Tables 6.1/6.3) of SOURCE: an object model's checkpoint folder (SAID, SPAIR,
     SPACE), or a predictions file (.json or .csv: boxes and scores per image index, see
-    factorbench/metrics/detection_io.py) scored against --dataset's ground-truth boxes."""
+    factorbench/metrics/detection_io.py) scored against --dataset's ground-truth boxes. Image
+    indices refer to the split at its default size (a synthetic split generated with fewer
+    images is a different set of images)."""
     from .data import get_dataset
     from .errors import FactorbenchError
     from .metrics import EVALUATORS, EvalContext
