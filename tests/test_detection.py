@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, box_iou,
+from factorbench.metrics.detection import (MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, box_iou,
                                            count_error_01, count_error_abs, count_error_rel, count_errors,
                                            detections_to_lists, protocol_thresholds)
 from factorbench.models.objects import Detections
@@ -63,19 +63,66 @@ def hand_case(swap_tie=False):
 
 
 def test_hand_computed_ap_with_score_ties_and_a_double_detection():
-    # Stable ranking (ties: image index, then position): p1, p4, p2, p3, p5
-    #   TP/FP:     T   F   F (A already matched; B has IoU 0)   T   T
+    # Default tie rule "merge": equal scores form one point. Points after each distinct score:
+    #   0.9 {p1 T, p4 F}: TP 1 of 2 -> precision 1/2, recall 1/3
+    #   0.8 {p2 F (A already matched: the reference rule has no fallback; B has IoU 0), p3 T}: 2 of 4 -> 1/2, 2/3
+    #   0.5 {p5 T}: 3 of 5 -> 3/5, recall 1
+    #   11-point: every r has a point at recall >= r with precision 3/5 -> AP = 3/5, whichever way ties are listed
+    for swap in (False, True):
+        pred, scores, gt = hand_case(swap_tie=swap)
+        r = average_precision(pred, scores, gt, iou_thresholds=[0.5])
+        assert r.ap == pytest.approx(0.6) and r.ties == "merge" and r.matching == "reference"
+    # "listed" (the released codes' stable sorts): ties in image order, then position: p1, p4, p2, p3, p5
+    #   TP/FP:     T   F   F   T   T
     #   precision: 1, 1/2, 1/3, 1/2, 3/5      recall (3 GT): 1/3, 1/3, 1/3, 2/3, 1
     #   11-point:  r = 0, .1, .2, .3 -> 1;  r = .4 .. 1.0 (7 points) -> max(1/2, 3/5) = 3/5
     #   AP = (4 * 1 + 7 * 0.6) / 11 = 8.2 / 11
     pred, scores, gt = hand_case()
-    r = average_precision(pred, scores, gt, iou_thresholds=[0.5])
-    assert r.ap == pytest.approx(8.2 / 11)
+    assert average_precision(pred, scores, gt, [0.5], ties="listed").ap == pytest.approx(8.2 / 11)
     # With p3 listed before p2 the tie resolves the other way: p1, p4, p3, p2, p5 ->
     #   precision 1, 1/2, 2/3, 1/2, 3/5; recall 1/3, 1/3, 2/3, 2/3, 1
     #   r = 0..0.3 -> 1; r = .4 .. .6 -> 2/3; r = .7 .. 1 -> 3/5: AP = (4 + 3*2/3 + 4*0.6) / 11 = 8.4 / 11
     pred, scores, gt = hand_case(swap_tie=True)
-    assert average_precision(pred, scores, gt, iou_thresholds=[0.5]).ap == pytest.approx(8.4 / 11)
+    assert average_precision(pred, scores, gt, [0.5], ties="listed").ap == pytest.approx(8.4 / 11)
+    with pytest.raises(FactorbenchError, match="unknown tie rule"):
+        average_precision(pred, scores, gt, ties="random")
+
+
+def test_cross_image_ties_of_a_glimpse_order_score():
+    """SAID-like scores (K - t): glimpse t of every image ties. Image 0 finds its object first,
+    image 1 second (its first glimpse misses). Merged: after the score-2 glimpses TP 1 of 2
+    (precision 1/2, recall 1/2), after the score-1 glimpses TP 2 of 4 (1/2, recall 1): AP = 1/2
+    in either image order. Listed, image 0 first: T, F, F, T -> precision 1 at recall 1/2:
+    (6 * 1 + 5 * 1/2) / 11; image 1 first: F, T, T, F -> best 2/3 at recall 1: 2/3."""
+    gt = [np.array([A], float), np.array([C], float)]
+    pred = [np.array([A, FAR], float), np.array([FAR, C], float)]
+    scores = [np.array([2.0, 1.0]), np.array([2.0, 1.0])]
+    for order in ([0, 1], [1, 0]):
+        args = ([pred[i] for i in order], [scores[i] for i in order], [gt[i] for i in order], [0.5])
+        assert average_precision(*args).ap == pytest.approx(0.5)
+    assert average_precision(pred, scores, gt, [0.5], ties="listed").ap == pytest.approx(8.5 / 11)
+    assert average_precision(pred[::-1], scores[::-1], gt[::-1], [0.5], ties="listed").ap == pytest.approx(2 / 3)
+
+
+def test_ap_does_not_depend_on_the_order_of_the_images():
+    rng = np.random.default_rng(0)
+    n = 40
+    gt = [rng.uniform(0, 40, (rng.integers(1, 4), 2)) for _ in range(n)]
+    gt = [np.hstack([g, g + rng.uniform(5, 15, g.shape)]) for g in gt]
+    pred = [np.vstack([g + rng.normal(0, 2, g.shape) for _ in range(2)]) for g in gt]  # every object twice
+    scores = [np.arange(len(p), 0, -1, dtype=float) for p in pred]  # glimpse order: massive cross-image ties
+    for matching in MATCHING_RULES:
+        for protocol in ("spair", "space"):
+            base = average_precision(pred, scores, gt, protocol, matching=matching).ap
+            for seed in range(3):
+                perm = np.random.default_rng(seed).permutation(n)
+                moved = average_precision([pred[i] for i in perm], [scores[i] for i in perm], [gt[i] for i in perm],
+                                          protocol, matching=matching).ap
+                assert moved == base
+    listed = {average_precision([pred[i] for i in perm], [scores[i] for i in perm], [gt[i] for i in perm], "spair",
+                                ties="listed").ap
+              for perm in (np.random.default_rng(s).permutation(n) for s in range(5))}
+    assert len(listed) > 1  # the listed rule does depend on it: the test can tell
 
 
 def test_a_match_needs_iou_strictly_above_the_threshold():
@@ -101,23 +148,41 @@ def test_predictions_are_pooled_across_images():
     assert unsure.ap == pytest.approx(6 / 11)
 
 
-def test_matching_rules_differ_where_the_reference_codes_do():
+def test_a_duplicate_detection_is_not_rescued_by_a_neighbouring_box():
     # Overlapping ground truths A and A' = (5,0,15,10). p1 = A exact; p2 = (2,0,12,10) has IoU 80/120 with A
-    # (taken) and 70/130 = 0.538 with A'. Greedy-unmatched matches p2 to A'; VOC counts it a false positive.
+    # (taken) and 70/130 = 0.538 with A'. The reference rule (released SPAIR/SPACE codes): p2's best box is
+    # A, already matched -> false positive. TP, FP -> precision 1, 1/2; recall 1/2, 1/2 -> r = 0 .. .5
+    # give 1, the rest 0: AP = 6 / 11. The delete-matched fallback rescues p2 by matching it to A': AP 1.
     gt = [np.array([A, [5, 0, 15, 10]], float)]
     pred = [np.array([A, [2, 0, 12, 10]], float)]
-    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5]).ap == 1.0
-    # VOC: TP, FP -> precision 1, 1/2; recall 1/2, 1/2 -> r = 0 .. .5 give 1, the rest 0: AP = 6 / 11
-    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5], matching="voc").ap == pytest.approx(6 / 11)
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5]).ap == pytest.approx(6 / 11)
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5], matching="reference").ap == pytest.approx(6 / 11)
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5], matching="greedy_unmatched").ap == 1.0
+    assert average_precision(pred, [[0.9, 0.8]], gt, [0.5], matching="spair_2018").ap == 1.0
+    # at IoU 0.6 A' (0.538) is out of reach: every rule gives TP, FP -> 6 / 11
+    for matching in MATCHING_RULES:
+        assert average_precision(pred, [[0.9, 0.8]], gt, [0.6], matching=matching).ap == pytest.approx(6 / 11)
+
+
+def test_matching_rules_differ_where_the_reference_codes_do():
     # A surplus detection after every ground truth of its image is matched: image 0 {A: A 0.9, A 0.8},
-    # image 1 {C: C 0.7}. Greedy: T, F, T -> precision 1, 1/2, 2/3; recall 1/2, 1/2, 1 -> (6 + 5 * 2/3) / 11.
-    # SPAIR's reference code stops scoring image 0 once A is matched: T, T -> AP 1.
+    # image 1 {C: C 0.7}. Reference and greedy: T, F, T -> precision 1, 1/2, 2/3; recall 1/2, 1/2, 1 ->
+    # (6 + 5 * 2/3) / 11. SPAIR's code before May 2019 stops scoring image 0 once A is matched: T, T -> AP 1.
     gt = [np.array([A], float), np.array([C], float)]
     pred = [np.array([A, A], float), np.array([C], float)]
     scores = [[0.9, 0.8], [0.7]]
     assert average_precision(pred, scores, gt, [0.5]).ap == pytest.approx(28 / 33)
-    assert average_precision(pred, scores, gt, [0.5], matching="voc").ap == pytest.approx(28 / 33)
-    assert average_precision(pred, scores, gt, [0.5], matching="spair_reference").ap == 1.0
+    assert average_precision(pred, scores, gt, [0.5], matching="greedy_unmatched").ap == pytest.approx(28 / 33)
+    assert average_precision(pred, scores, gt, [0.5], matching="spair_2018").ap == 1.0
+    # an image without ground truth: its predictions are false positives under every rule
+    gt3, pred3, scores3 = gt + [np.zeros((0, 4))], pred + [np.array([B], float)], scores + [[0.95]]
+    for matching in MATCHING_RULES:
+        # B 0.95 (F) ranks first, so every precision drops below the one without it
+        r = average_precision(pred3, scores3, gt3, [0.5], matching=matching)
+        assert r.ap < average_precision(pred, scores, gt, [0.5], matching=matching).ap
+    # spair_2018: B F, A T, (A 0.8 not scored), C T -> precision 0, 1/2, 2/3 at recall 0, 1/2, 1: every r
+    # has 2/3 at recall >= r -> AP 2/3
+    assert average_precision(pred3, scores3, gt3, [0.5], matching="spair_2018").ap == pytest.approx(2 / 3)
     with pytest.raises(FactorbenchError, match="unknown matching rule"):
         average_precision(pred, scores, gt, matching="coco")
 

@@ -3,51 +3,69 @@ Tables 6.1 and 6.3).
 
 Boxes everywhere are ``(x0, y0, x1, y1)`` in pixels with x1/y1 exclusive (the datasets'
 ``boxes`` and :class:`~factorbench.models.objects.Detections`), so a box's area is
-``(x1 - x0) * (y1 - y0)`` (no VOC-style ``+1``). Pure functions over NumPy arrays; torch
-tensors are accepted wherever an array is (they are copied to the CPU).
+``(x1 - x0) * (y1 - y0)`` (no VOC-style ``+1``). Pure functions over NumPy arrays (float64
+throughout); torch tensors are accepted wherever an array is (they are copied to the CPU).
 
-**Average precision** (:func:`average_precision`, SPEC §4.4, the SPAIR protocol of Crawford
-& Pineau 2019 that Table 6.1 reports). For every IoU threshold τ:
+**Average precision** (:func:`average_precision`, SPEC §4.4; the protocol of SPAIR,
+Crawford & Pineau 2019, that Table 6.1 reports, and of SPACE, Lin et al. 2020). For every
+IoU threshold τ:
 
-1. Pool the predictions of all images and rank them by confidence, highest first. The sort
-   is *stable*: equal confidences keep their input order, i.e. image index first, then
-   position within the image. Each prediction is its own point of the precision/recall
-   curve (ties are not merged or averaged), so with tied scores the result depends on that
-   order; for SAID, whose confidence is its glimpse order, an image has no ties.
-2. Walk the ranking; a prediction is a true positive when its best-IoU ground truth among
-   the *still unmatched* ground truths of its own image has IoU strictly greater than τ
-   (``IoU > τ``: IoU exactly τ is a miss); that ground truth is then matched and never
-   matched again, so a second detection of the same object is a false positive.
-3. Precision and recall after each ranked prediction (recall = TP / number of ground-truth
-   boxes of all images); VOC 11-point interpolated precision (Everingham et al. 2010): at
-   r ∈ {0, 0.1, …, 1.0}, p(r) = the maximum precision at any recall ≥ r, 0 if recall never
-   reaches r; AP(τ) = mean of the 11 values. Recall is compared with r exactly (integers:
-   10·TP ≥ k·n_gt), not in floating point.
+1. Within each image, rank its predictions by confidence, highest first (a stable sort:
+   equal confidences keep the order the image lists them in, e.g. SAID's glimpse order).
+2. Match (``matching``, default ``"reference"``): walk each image's ranking; a prediction
+   takes its best-IoU ground truth over *all* ground truths of its image (the first one on
+   an IoU tie); it is a true positive when that IoU is strictly above τ (``IoU > τ``: IoU
+   exactly τ is a miss) and that ground truth is not matched yet, which it then is.
+   Otherwise it is a false positive: a second detection of a matched object counts against
+   the model, with no fallback to another, unmatched box.
+3. Pool the predictions of all images, ranked by confidence. Ties (``ties``, default
+   ``"merge"``): predictions with the same confidence enter the precision/recall curve
+   together, as one point taken after all of them (as scikit-learn's
+   ``precision_recall_curve`` does). So AP does not depend on the order the images are
+   listed in, which matters for SAID, whose confidence is its glimpse order: glimpse t of
+   every image has the same score.
+4. Precision and recall at each point (recall = TP / number of ground-truth boxes of all
+   images); VOC 11-point interpolated precision (Everingham et al. 2010): at
+   r ∈ {0, 0.1, …, 1.0}, p(r) = the maximum precision at any point with recall ≥ r, 0 if
+   recall never reaches r; AP(τ) = mean of the 11 values. Recall is compared with r exactly
+   (integers: 10·TP ≥ k·n_gt), not in floating point.
 
 AP is the mean of AP(τ) over the thresholds: :data:`SPAIR_THRESHOLDS` 0.1:0.1:0.9 (Table
-6.1's "AP IoU threshold ∈ [0.1:0.1:0.9]") or :data:`SPACE_THRESHOLDS` 0.5:0.05:0.95
-(Lin et al. 2020), by protocol name via :func:`protocol_thresholds`.
+6.1's "AP IoU threshold ∈ [0.1:0.1:0.9]") or :data:`SPACE_THRESHOLDS` 0.5:0.05:0.95,
+by protocol name via :func:`protocol_thresholds`.
 
-``matching`` selects how step 2 treats surplus detections; the default is the rule above.
-Two alternatives reproduce the public reference implementations, which differ from it in
-ways that matter for a model that detects an object twice (SAID, thesis §6.4.1):
+Matching rules (:data:`MATCHING_RULES`; they differ for a model that detects an object
+twice, as SAID does, thesis §6.4.1):
 
-- ``"spair_reference"`` — SPAIR's ``mAP`` (auto_yolo ``models/core.py``): the same
-  matching, but once every ground truth of an image is matched, that image's remaining
-  (lower-confidence) predictions are not scored at all, neither TP nor FP.
-- ``"voc"`` — SPACE's ``compute_ap`` and PASCAL VOC: a prediction's best-IoU ground truth
-  is taken over *all* ground truths of its image; if that one is already matched, the
-  prediction is a false positive even when another unmatched ground truth overlaps it
-  by more than τ.
+- ``"reference"`` (default) — step 2 above: the rule of both released codes, SPAIR's
+  ``mAP`` (auto_yolo ``models/core.py`` since May 2019) and SPACE's ``compute_ap``
+  (``src/eval/ap.py``), and of the PASCAL VOC devkit.
+- ``"greedy_unmatched"`` — a prediction takes its best-IoU ground truth among the *still
+  unmatched* ones of its image, so a duplicate can fall back to a neighbouring box; this is
+  the delete-matched rule of SPAIR's code before May 2019 (matched boxes were deleted from
+  the candidates) without that code's early stop.
+- ``"spair_2018"`` — that pre-May-2019 SPAIR code in full: the delete-matched rule, and
+  once every ground truth of an image is matched, the image's remaining (lower-confidence)
+  predictions are not scored at all, neither TP nor FP.
 
-(Both reference codes also compare recall with ``np.linspace(0, 1, 11)`` in floating point,
+Tie rules (:data:`TIE_RULES`): ``"merge"`` (default, step 3) and ``"listed"``, every
+prediction its own point with ties in input order (image index, then rank within the
+image), as the released codes' stable sorts do; ``"listed"`` depends on the image order
+and is there only to reproduce those codes.
+
+(Both released codes also compare recall with ``np.linspace(0, 1, 11)`` in floating point,
 which can miss a recall point reached exactly, e.g. 7/10 < 0.7000000000000001; we compare
-exactly. The difference is one ranked prediction at most, negligible on a test split.)
+exactly. SPAIR's code also holds scores in float32; here they stay float64 end to end.)
+
+The implementation is vectorised over images (one pass per threshold, or per rank position
+for the two delete-matched rules), so 10,000 images x 10 predictions take well under a
+second per protocol (``benchmarks/perf/ap_scale.py``); ``tests/test_detection_reference.py``
+checks it against a plain per-prediction transcription of the rules.
 
 **Count errors** (Tables 6.1/6.3, "Object Count Error", Crawford & Pineau 2019): per image,
 predicted count vs true count; :func:`count_error_abs` (SPAIR's ``count_1norm``, the number
 the thesis reports), :func:`count_error_01` and :func:`count_error_rel` (SPACE's relative
-error). Which candidates count is the model's protocol: :func:`detections_to_lists`.
+error). Which candidates count is the model's ``keep``: :func:`detections_to_lists`.
 """
 
 from __future__ import annotations
@@ -70,8 +88,25 @@ SPACE_THRESHOLDS: Tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in ra
 PROTOCOL_THRESHOLDS: Dict[str, Tuple[float, ...]] = {"spair": SPAIR_THRESHOLDS, "space": SPACE_THRESHOLDS}
 #: the recall points of VOC 11-point interpolation, as tenths (0/10, 1/10, ..., 10/10)
 RECALL_TENTHS: Tuple[int, ...] = tuple(range(11))
-#: how predictions are matched to ground truth (see the module docstring)
-MATCHING_RULES: Tuple[str, ...] = ("greedy_unmatched", "spair_reference", "voc")
+#: how predictions are matched to ground truth (see the module docstring); the first is the default
+MATCHING_RULES: Tuple[str, ...] = ("reference", "greedy_unmatched", "spair_2018")
+#: how equal confidences enter the precision/recall curve; the first is the default
+TIE_RULES: Tuple[str, ...] = ("merge", "listed")
+#: one line per rule, for records and captions
+MATCHING_DESCRIPTIONS: Dict[str, str] = {
+    "reference": ("each prediction, in confidence order within its image, takes its best-IoU ground truth over all "
+                  "of the image's ground truths; a TP if IoU > threshold and that ground truth is not yet matched, "
+                  "else a FP (released SPAIR since May 2019 and SPACE codes, PASCAL VOC)"),
+    "greedy_unmatched": ("each prediction takes its best-IoU still-unmatched ground truth; a TP if IoU > threshold "
+                         "(delete-matched rule of SPAIR's code before May 2019)"),
+    "spair_2018": ("delete-matched rule, and an image's predictions after all its ground truths are matched are not "
+                   "scored (SPAIR's code before May 2019)"),
+}
+TIE_DESCRIPTIONS: Dict[str, str] = {
+    "merge": "equal confidences form one precision/recall point (AP independent of image order)",
+    "listed": "equal confidences ranked in input order (image index, then rank in the image)",
+}
+INTERPOLATION = "VOC 11-point interpolated precision, recall compared exactly"
 
 
 @dataclass(frozen=True)
@@ -86,13 +121,14 @@ class APResult:
     matching: str
     n_predictions: int
     n_ground_truth: int
+    ties: str = "merge"
 
     def as_dict(self) -> Dict[str, Any]:
         """A JSON-ready record of the result and its protocol."""
         return {"ap": self.ap, "iou_thresholds": list(self.iou_thresholds),
                 "ap_per_threshold": list(self.ap_per_threshold), "protocol": self.protocol,
-                "matching": self.matching, "n_predictions": self.n_predictions,
-                "n_ground_truth": self.n_ground_truth}
+                "matching": self.matching, "ties": self.ties, "interpolation": INTERPOLATION,
+                "n_predictions": self.n_predictions, "n_ground_truth": self.n_ground_truth}
 
 
 def protocol_thresholds(protocol: str) -> Tuple[float, ...]:
@@ -107,7 +143,7 @@ def protocol_thresholds(protocol: str) -> Tuple[float, ...]:
 
 def _to_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):  # a torch tensor
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu().double().numpy()
     try:
         return np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as e:
@@ -125,71 +161,170 @@ def _as_boxes(x: Any, what: str) -> np.ndarray:
     return a
 
 
-def box_iou(boxes_a: Any, boxes_b: Any) -> np.ndarray:
-    """(N, M) intersection over union of pixel xyxy boxes ``boxes_a`` (N, 4) and ``boxes_b``
-    (M, 4) (x1/y1 exclusive, area = (x1-x0)·(y1-y0); SPEC §4.4). A box with x1 <= x0 or
-    y1 <= y0 has zero area; a pair whose union is zero has IoU 0, never NaN."""
-    a, b = _as_boxes(boxes_a, "boxes"), _as_boxes(boxes_b, "boxes")
+def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of boxes a[i] and b[i] (both (Q, 4)), elementwise; a zero union gives 0."""
     area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
     area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    w = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
     inter = w * h
-    union = area_a[:, None] + area_b[None, :] - inter
+    union = area_a + area_b - inter
     out = np.zeros_like(inter)
     np.divide(inter, union, out=out, where=union > 0)
     return out
 
 
-def _match_image(iou: np.ndarray, thresholds: np.ndarray, matching: str) -> Tuple[np.ndarray, np.ndarray]:
-    """Match one image's predictions (rows of ``iou``, already in rank order) to its ground
-    truths (columns) at every threshold at once. Returns (is_tp, is_scored), each (T, K)."""
-    n_thr, (k, g) = len(thresholds), iou.shape
-    is_tp = np.zeros((n_thr, k), dtype=bool)
-    is_scored = np.ones((n_thr, k), dtype=bool)
-    if g == 0:
-        return is_tp, is_scored
-    matched = np.zeros((n_thr, g), dtype=bool)
-    rows = np.arange(n_thr)
-    for i in range(k):
-        if matching == "voc":
-            best = np.full(n_thr, int(np.argmax(iou[i])))
-            hit = (iou[i, best] > thresholds) & ~matched[rows, best]
-        else:
-            if matching == "spair_reference":
-                is_scored[:, i] = ~matched.all(axis=1)
-            candidates = np.where(matched, -1.0, iou[i][None, :])  # matched ground truths are out
-            best = np.argmax(candidates, axis=1)
-            hit = (candidates[rows, best] > thresholds) & is_scored[:, i]
-        is_tp[hit, i] = True
-        matched[rows[hit], best[hit]] = True
+def box_iou(boxes_a: Any, boxes_b: Any) -> np.ndarray:
+    """(N, M) intersection over union of pixel xyxy boxes ``boxes_a`` (N, 4) and ``boxes_b``
+    (M, 4) (x1/y1 exclusive, area = (x1-x0)·(y1-y0); SPEC §4.4). A box with x1 <= x0 or
+    y1 <= y0 has zero area; a pair whose union is zero has IoU 0, never NaN."""
+    a, b = _as_boxes(boxes_a, "boxes"), _as_boxes(boxes_b, "boxes")
+    n, m = len(a), len(b)
+    return _pair_iou(np.repeat(a, m, axis=0), np.tile(b, (n, 1))).reshape(n, m)
+
+
+@dataclass
+class _Flat:
+    """Every image's predictions in one array, sorted by (image, rank within the image), and
+    every (prediction, ground truth of its image) pair, grouped by prediction."""
+
+    scores: np.ndarray  # (P,) float64
+    image: np.ndarray  # (P,) image index
+    rank: np.ndarray  # (P,) rank of the prediction within its image (0 = most confident)
+    gt_image: np.ndarray  # (G,) image of each ground truth
+    n_gt_of_image: np.ndarray  # (N,)
+    pair_pred: np.ndarray  # (Q,) prediction of each pair, non-decreasing
+    pair_gt: np.ndarray  # (Q,) ground truth (index into the G flat ground truths)
+    pair_iou: np.ndarray  # (Q,)
+
+
+def _flatten(pred_boxes, pred_scores, gt_boxes) -> _Flat:
+    boxes_l, scores_l, gts_l = [], [], []
+    for i, (pb, ps, gb) in enumerate(zip(pred_boxes, pred_scores, gt_boxes)):
+        boxes = _as_boxes(pb, f"image {i}: predicted boxes")
+        scores = _to_numpy(ps).reshape(-1)
+        if len(scores) != len(boxes):
+            raise FactorbenchError(f"image {i}: {len(boxes)} predicted boxes but {len(scores)} scores")
+        if not np.isfinite(scores).all():
+            raise FactorbenchError(f"image {i}: predicted scores contain NaN or inf")
+        boxes_l.append(boxes)
+        scores_l.append(scores)
+        gts_l.append(_as_boxes(gb, f"image {i}: ground-truth boxes"))
+    n = len(boxes_l)
+    k_of = np.array([len(s) for s in scores_l], dtype=np.int64)
+    g_of = np.array([len(g) for g in gts_l], dtype=np.int64)
+    boxes = np.concatenate(boxes_l) if n else np.zeros((0, 4))
+    scores = np.concatenate(scores_l) if n else np.zeros(0)
+    gts = np.concatenate(gts_l) if n else np.zeros((0, 4))
+    image = np.repeat(np.arange(n), k_of)
+    position = np.arange(len(scores)) - np.repeat(np.cumsum(k_of) - k_of, k_of)
+    order = np.lexsort((position, -scores, image))  # by image, then confidence, then listed position
+    boxes, scores = boxes[order], scores[order]
+    rank = position  # image is unchanged by the sort, so rank = position within the image again
+    gt_start = np.cumsum(g_of) - g_of
+    pairs_of = g_of[image]
+    pair_pred = np.repeat(np.arange(len(scores)), pairs_of)
+    pair_start = np.cumsum(pairs_of) - pairs_of
+    pair_gt = gt_start[image[pair_pred]] + np.arange(len(pair_pred)) - pair_start[pair_pred]
+    iou = _pair_iou(boxes[pair_pred], gts[pair_gt])
+    return _Flat(scores, image, rank, np.repeat(np.arange(n), g_of), g_of, pair_pred, pair_gt, iou)
+
+
+def _segment_argmax(values: np.ndarray, seg_start: np.ndarray, n_total: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Per contiguous non-empty segment of the last axis starting at ``seg_start``: (max,
+    index of its first occurrence). ``values`` (..., Q)."""
+    best = np.maximum.reduceat(values, seg_start, axis=-1)
+    seg_of = np.repeat(np.arange(len(seg_start)), np.diff(np.append(seg_start, n_total)))
+    is_best = values == best[..., seg_of]
+    where = np.where(is_best, np.arange(n_total), n_total)
+    return best, np.minimum.reduceat(where, seg_start, axis=-1)
+
+
+def _match_reference(f: _Flat, thr: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(is_tp, is_scored), each (T, P), under the reference rule."""
+    p, q = len(f.scores), len(f.pair_iou)
+    is_tp = np.zeros((len(thr), p), dtype=bool)
+    if q:
+        has = np.flatnonzero(np.bincount(f.pair_pred, minlength=p) > 0)
+        seg_start = np.searchsorted(f.pair_pred, has)
+        best_iou, best_pair = _segment_argmax(f.pair_iou, seg_start, q)
+        best_gt = f.pair_gt[best_pair]
+        # predictions grouped by their best ground truth, in rank order within each group
+        by_gt = np.lexsort((has, best_gt))
+        pred_sorted, gt_sorted, iou_sorted = has[by_gt], best_gt[by_gt], best_iou[by_gt]
+        for t, tau in enumerate(thr):
+            hit = iou_sorted > tau
+            cand_gt = gt_sorted[hit]
+            first = np.ones(len(cand_gt), dtype=bool)
+            first[1:] = cand_gt[1:] != cand_gt[:-1]  # the first candidate of each ground truth takes it
+            is_tp[t, pred_sorted[hit][first]] = True
+    return is_tp, np.ones((len(thr), p), dtype=bool)
+
+
+def _match_delete(f: _Flat, thr: np.ndarray, stop_when_all_matched: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """(is_tp, is_scored), each (T, P), under the delete-matched rules, one rank at a time
+    (every image at once)."""
+    n_thr, p, n_gt = len(thr), len(f.scores), len(f.gt_image)
+    is_tp = np.zeros((n_thr, p), dtype=bool)
+    is_scored = np.ones((n_thr, p), dtype=bool)
+    matched = np.zeros((n_thr, n_gt), dtype=bool)
+    matched_count = np.zeros((n_thr, len(f.n_gt_of_image)), dtype=np.int64)
+    pair_rank = f.rank[f.pair_pred]
+    pair_order = np.argsort(pair_rank, kind="stable")  # pairs by rank, still grouped by prediction
+    ranks = np.arange(int(f.rank.max(initial=-1)) + 2)
+    rank_bounds = np.searchsorted(pair_rank[pair_order], ranks)
+    pred_order = np.argsort(f.rank, kind="stable")
+    pred_bounds = np.searchsorted(f.rank[pred_order], ranks)
+    for r in range(len(ranks) - 1):
+        preds = pred_order[pred_bounds[r]:pred_bounds[r + 1]]
+        if stop_when_all_matched:
+            g = f.n_gt_of_image[f.image[preds]]
+            is_scored[:, preds] = (matched_count[:, f.image[preds]] < g) | (g == 0)
+        idx = pair_order[rank_bounds[r]:rank_bounds[r + 1]]
+        if len(idx) == 0:
+            continue
+        pp, pg = f.pair_pred[idx], f.pair_gt[idx]
+        seg_start = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+        owners = pp[seg_start]
+        values = np.where(matched[:, pg], -1.0, f.pair_iou[idx][None, :])  # matched ground truths are out
+        best, at = _segment_argmax(values, seg_start, len(idx))
+        hit = (best > thr[:, None]) & is_scored[:, owners]
+        rows, cols = np.nonzero(hit)
+        is_tp[rows, owners[cols]] = True
+        matched[rows, pg[at[rows, cols]]] = True
+        np.add.at(matched_count, (rows, f.image[owners[cols]]), 1)
     return is_tp, is_scored
 
 
-def _eleven_point_ap(is_tp_ranked: np.ndarray, n_ground_truth: int) -> float:
-    """VOC 11-point interpolated AP of a ranked list of TP/FP flags (SPEC §4.4)."""
-    if is_tp_ranked.size == 0:
+def _eleven_point(tp: np.ndarray, scores: np.ndarray, n_ground_truth: int, merge_ties: bool) -> float:
+    """VOC 11-point interpolated AP of ranked TP/FP flags ``tp`` with their ``scores``
+    (non-increasing); with ``merge_ties`` a run of equal scores is one point."""
+    if tp.size == 0:
         return 0.0
-    tp = np.cumsum(is_tp_ranked)
-    precision = tp / np.arange(1, len(tp) + 1)
-    values = []
-    for k in RECALL_TENTHS:  # recall >= k/10  <=>  10*TP >= k*n_gt, exactly
-        reached = 10 * tp >= k * n_ground_truth
-        values.append(float(precision[reached].max()) if reached.any() else 0.0)
-    return float(np.mean(values))
+    cum_tp = np.cumsum(tp)
+    seen = np.arange(1, len(tp) + 1)
+    if merge_ties:
+        ends = np.flatnonzero(np.r_[scores[1:] != scores[:-1], True])
+        cum_tp, seen = cum_tp[ends], seen[ends]
+    precision = cum_tp / seen
+    best_after = np.maximum.accumulate(precision[::-1])[::-1]  # max precision at this point or later
+    first = np.searchsorted(10 * cum_tp, np.asarray(RECALL_TENTHS) * n_ground_truth, side="left")
+    values = np.where(first < len(cum_tp), best_after[np.minimum(first, len(cum_tp) - 1)], 0.0)
+    return float(values.mean())
 
 
 def average_precision(pred_boxes: Sequence[Any], pred_scores: Sequence[Any], gt_boxes: Sequence[Any],
                       iou_thresholds: Union[Sequence[float], str] = SPAIR_THRESHOLDS,
-                      matching: str = "greedy_unmatched") -> APResult:
-    """Box AP over a dataset split, SPAIR protocol (SPEC §4.4; thesis §6.4.1, Table 6.1).
+                      matching: str = "reference", ties: str = "merge") -> APResult:
+    """Box AP over a dataset split (SPEC §4.4; thesis §6.4.1, Table 6.1).
 
     ``pred_boxes[i]`` (K_i, 4) and ``pred_scores[i]`` (K_i,) are image i's predicted pixel
     xyxy boxes and confidences (higher = more confident); ``gt_boxes[i]`` (G_i, 4) its
     ground truth. ``iou_thresholds`` is a sequence in [0, 1) or a protocol name ("spair",
-    "space"); ``matching`` one of :data:`MATCHING_RULES`. Ranking, tie order, matching and
-    interpolation are as in the module docstring. No ground-truth box in any image is an
-    error (recall is undefined); no prediction at all gives AP 0.
+    "space"); ``matching`` one of :data:`MATCHING_RULES`, ``ties`` one of
+    :data:`TIE_RULES`. Ranking, ties, matching and interpolation are as in the module
+    docstring. No ground-truth box in any image is an error (recall is undefined); no
+    prediction at all gives AP 0.
     """
     if isinstance(iou_thresholds, str):
         protocol, thresholds = iou_thresholds, protocol_thresholds(iou_thresholds)
@@ -200,44 +335,30 @@ def average_precision(pred_boxes: Sequence[Any], pred_scores: Sequence[Any], gt_
         raise FactorbenchError(f"IoU thresholds must be a non-empty list of values in [0, 1), got {list(thresholds)}")
     if matching not in MATCHING_RULES:
         raise FactorbenchError(f"unknown matching rule {matching!r}; choose one of {', '.join(MATCHING_RULES)}")
+    if ties not in TIE_RULES:
+        raise FactorbenchError(f"unknown tie rule {ties!r}; choose one of {', '.join(TIE_RULES)}")
     if not (len(pred_boxes) == len(pred_scores) == len(gt_boxes)):
         raise FactorbenchError(f"average precision needs one entry per image in each list; got "
                                f"{len(pred_boxes)} predicted box sets, {len(pred_scores)} score sets and "
                                f"{len(gt_boxes)} ground-truth sets")
-    thr = np.asarray(thresholds, dtype=np.float64)
-    scores_all: List[np.ndarray] = []
-    tp_all: List[np.ndarray] = []
-    scored_all: List[np.ndarray] = []
-    n_gt = 0
-    for i, (pb, ps, gb) in enumerate(zip(pred_boxes, pred_scores, gt_boxes)):
-        boxes = _as_boxes(pb, f"image {i}: predicted boxes")
-        gt = _as_boxes(gb, f"image {i}: ground-truth boxes")
-        scores = _to_numpy(ps).reshape(-1)
-        if len(scores) != len(boxes):
-            raise FactorbenchError(f"image {i}: {len(boxes)} predicted boxes but {len(scores)} scores")
-        if not np.isfinite(scores).all():
-            raise FactorbenchError(f"image {i}: predicted scores contain NaN or inf")
-        n_gt += len(gt)
-        # the stable within-image order equals the global stable order restricted to the image
-        order = np.argsort(-scores, kind="stable")
-        is_tp, is_scored = _match_image(box_iou(boxes[order], gt), thr, matching)
-        scores_all.append(scores[order])
-        tp_all.append(is_tp)
-        scored_all.append(is_scored)
+    f = _flatten(pred_boxes, pred_scores, gt_boxes)
+    n_gt = len(f.gt_image)
     if n_gt == 0:
         raise FactorbenchError("average precision needs ground-truth boxes, but no image has any "
                                "(does this dataset provide 'boxes'?)")
-    scores_cat = np.concatenate(scores_all) if scores_all else np.zeros(0)
-    tp_cat = np.concatenate(tp_all, axis=1) if tp_all else np.zeros((len(thr), 0), bool)
-    scored_cat = np.concatenate(scored_all, axis=1) if scored_all else np.zeros((len(thr), 0), bool)
-    rank = np.argsort(-scores_cat, kind="stable")  # ties: image index, then rank within image
+    thr = np.asarray(thresholds, dtype=np.float64)
+    if matching == "reference":
+        is_tp, is_scored = _match_reference(f, thr)
+    else:
+        is_tp, is_scored = _match_delete(f, thr, stop_when_all_matched=matching == "spair_2018")
+    rank = np.lexsort((f.rank, f.image, -f.scores))  # confidence, then image index, then rank in the image
     per_threshold = []
     for t in range(len(thr)):
-        ranked = rank[scored_cat[t, rank]]
-        per_threshold.append(_eleven_point_ap(tp_cat[t, ranked], n_gt))
+        ranked = rank[is_scored[t, rank]]
+        per_threshold.append(_eleven_point(is_tp[t, ranked], f.scores[ranked], n_gt, ties == "merge"))
     return APResult(ap=float(np.mean(per_threshold)), iou_thresholds=thresholds,
                     ap_per_threshold=tuple(per_threshold), protocol=protocol, matching=matching,
-                    n_predictions=int(len(scores_cat)), n_ground_truth=int(n_gt))
+                    n_predictions=int(len(f.scores)), n_ground_truth=int(n_gt), ties=ties)
 
 
 def _counts(pred: Any, true: Any) -> Tuple[np.ndarray, np.ndarray]:
