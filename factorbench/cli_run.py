@@ -181,12 +181,14 @@ def _print_values(values, as_json: bool) -> None:
               help="Dataset whose ground-truth boxes score a predictions file (default for a checkpoint: its own).")
 @click.option("--split", default="test", show_default=True, help="Split of --dataset the predictions are for.")
 @click.option("--n", "n_images", type=int, default=1000, show_default=True, help="Images scored (the first n).")
-@click.option("--candidates", type=click.Choice(["kept", "all"]), default="kept", show_default=True,
-              help="Boxes the SPAIR-protocol AP scores for per-cell models (SPAIR/SPACE): kept (z_pres > 0.5) or all.")
+@click.option("--candidates", type=click.Choice(["all", "kept"]), default="all", show_default=True,
+              help="Boxes both APs rank: all the model proposes (SAID's K glimpses, every SPAIR/SPACE cell) or kept.")
+@click.option("--gt-boxes", type=click.Choice(["tight", "frame"]), default="tight", show_default=True,
+              help="Ground-truth boxes: tight around each object, or each digit's placed frame (thesis §6.4.1).")
 @click.option("--figures", type=click.Path(file_okay=False), default=None, help="Write boxes.png (and glimpse figures) here.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--device", default=None, metavar="cpu|cuda")
-def run_detection(source, dataset_name, split, n_images, candidates, figures, as_json, device):
+def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, figures, as_json, device):
     """AP (SPAIR protocol, IoU 0.1:0.9; SPACE protocol, 0.5:0.95) and object-count errors
     (thesis Tables 6.1/6.3) of SOURCE: an object model's checkpoint folder (SAID, SPAIR,
     SPACE), or a predictions file (.json or .csv: boxes and scores per image index, see
@@ -212,7 +214,7 @@ def run_detection(source, dataset_name, split, n_images, candidates, figures, as
         if dataset_name is not None:
             ctx.test = get_dataset(dataset_name, split, n=n_images)
         ctx.figures = Path(figures) if figures else None
-    values = EVALUATORS.get("object_discovery")(ctx, n=n_images, candidates=candidates)
+    values = EVALUATORS.get("object_discovery")(ctx, n=n_images, candidates=candidates, gt_boxes=gt_boxes)
     _print_values(values, as_json)
 
 

@@ -246,3 +246,27 @@ def test_recall_points_are_compared_exactly():
     pred = [np.array([A], float) if i < 7 else np.zeros((0, 4)) for i in range(10)]
     scores = [np.array([1.0 - 0.1 * i]) if i < 7 else np.zeros(0) for i in range(10)]
     assert average_precision(pred, scores, gt, [0.5]).ap == pytest.approx(8 / 11)
+
+
+def test_frame_boxes_are_the_placed_frames_and_hold_the_tight_boxes():
+    """Both ground-truth conventions of multi-digits (thesis §6.4.1): a digit placed with its
+    top-left corner at (21, 42) on the 84x84 canvas has the frame 64/84 * (21, 42, 41, 62) =
+    (16, 32, 31.238, 47.238) at 64x64; every frame holds its digit's tight box."""
+    from factorbench.data import get_dataset
+    from factorbench.data.synthetic.multi_digits import frame_boxes
+
+    f = frame_boxes(np.array([[[21, 42], [-1, -1]]]), np.array([1]))
+    assert f[0, 0] == pytest.approx([16.0, 32.0, 41 * 64 / 84, 62 * 64 / 84]) and (f[0, 1] == 0).all()
+    ds = get_dataset("multi-digits", "test", n=16)
+    tight, frame, count = ds.arrays["boxes"], ds.arrays["frame_boxes"], ds.arrays["count"]
+    present = np.arange(tight.shape[1])[None, :] < count[:, None]
+    assert np.allclose((frame[..., 2] - frame[..., 0])[present], 20 * 64 / 84)
+    assert (frame[..., :2][present] <= tight[..., :2][present] + 1).all()  # within the pixel the frame edge cuts
+    assert (frame[..., 2:][present] >= tight[..., 2:][present] - 1).all()
+    assert (frame[~present] == 0).all()
+    # a perfect detector of one convention is not perfect under the other
+    gt_t = [tight[i, :count[i]] for i in range(16)]
+    gt_f = [frame[i, :count[i]] for i in range(16)]
+    scores = [np.arange(c, 0, -1, dtype=float) for c in count]
+    assert average_precision(gt_f, scores, gt_f, "space").ap == 1.0
+    assert average_precision(gt_f, scores, gt_t, "space").ap < 0.9

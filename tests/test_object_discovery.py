@@ -43,6 +43,7 @@ class StubModel(torch.nn.Module):
         k = boxes.shape[1]
         keep = torch.arange(k)[None, :] < count[:, None]
         scores = torch.arange(k, 0, -1, dtype=torch.float32).expand(b, k).clone()
+        scores[~keep] = 0.0  # the padded slots: candidates below every real one
         if self.extra:  # confident far-off candidates the model does not keep
             junk = torch.tensor([0.0, 0.0, 1.0, 1.0]).expand(b, self.extra, 4)
             boxes = torch.cat([junk, boxes], 1)
@@ -83,7 +84,10 @@ def test_ground_truth_boxes_give_ap_one_and_no_count_error(ds, tmp_path):
     p = out["ap_spair"].protocol
     assert p["n"] == N and p["iou_thresholds"] == pytest.approx([0.1 * i for i in range(1, 10)])
     assert out["ap_space"].protocol["iou_thresholds"] == pytest.approx([0.5 + 0.05 * i for i in range(10)])
-    assert p["candidates_used"] == "kept" and "matching_rule" in p
+    assert p["candidates"] == "all" and p["matching"] == "reference" and p["ties"] == "merge"
+    assert p["gt_boxes"] == p["gt_boxes_used"] == "tight" and "matching_rule" in p and "tie_rule" in p
+    assert "0.1:0.1:0.9" in p["definition"] and "11-point" in p["definition"]
+    assert out["ap_space"].protocol["definition"] == p["definition"]  # one caption line for both APs
     assert (tmp_path / "boxes.png").stat().st_size > 0
 
 
@@ -96,18 +100,68 @@ def test_no_detections_give_ap_zero_and_the_mean_count_as_error(ds):
     assert out["count_error_rel"].value == pytest.approx(1.0)
 
 
-def test_candidates_all_scores_unkept_cells_of_per_cell_models_only(ds):
-    kept = run(ds, StubModel(ds, extra=2))
-    every = run(ds, StubModel(ds, extra=2), candidates="all")
-    assert kept["ap_spair"].value == pytest.approx(1.0)
-    assert every["ap_spair"].value < 0.9  # confident false positives now come first
-    assert every["ap_spair"].protocol["candidates_used"] == "all"
-    assert every["ap_space"].value == pytest.approx(1.0)  # SPACE protocol: kept boxes always
-    assert every["count_error_abs"].value == 0.0
-    # a sequential glimpse model: boxes after the stop rule are always dropped (SPEC §4.4)
-    seq = run(ds, SequentialStub(ds, extra=2), candidates="all", k=9)
-    assert seq["ap_spair"].value == pytest.approx(1.0)
-    assert seq["ap_spair"].protocol["candidates_used"] == "kept"
+def test_the_candidate_set_applies_alike_to_every_model(ds):
+    """§6.4.1: SAID's AP ranks all K = 9 glimpses while its count comes from the stop rule; the
+    same candidate set is used for per-cell and sequential models, in both protocols."""
+    for model_class in (StubModel, SequentialStub):
+        every = run(ds, model_class(ds, extra=2), k=9)  # default: every candidate
+        kept = run(ds, model_class(ds, extra=2), candidates="kept", k=9)
+        for name in ("ap_spair", "ap_space"):
+            assert every[name].value < 0.9  # confident false positives come first
+            assert kept[name].value == pytest.approx(1.0)
+            assert every[name].protocol["candidates"] == "all" and kept[name].protocol["candidates"] == "kept"
+        assert every["count_error_abs"].value == 0.0 and kept["count_error_abs"].value == 0.0
+
+
+def test_unkept_candidates_ranked_last_cannot_lower_ap(ds):
+    # the stub's padded slots (zero boxes, score 0) are candidates too: ranked after every real
+    # box, they add points beyond recall 1 only
+    assert run(ds, StubModel(ds))["ap_spair"].protocol["n_predictions"] == N * 5
+    assert run(ds, StubModel(ds))["ap_spair"].value == pytest.approx(1.0)
+
+
+class FrameStub(StubModel):
+    """A perfect detector of the digits' placed frames."""
+
+    def glimpse(self, x):
+        det = super().glimpse(x)
+        idx = np.arange(self.seen - x.shape[0], self.seen)
+        det.boxes = torch.as_tensor(self.ds.arrays["frame_boxes"][idx], dtype=torch.float32)
+        return det
+
+
+def test_both_ground_truth_box_conventions(ds):
+    frame = run(ds, FrameStub(ds), gt_boxes="frame")
+    tight = run(ds, FrameStub(ds))
+    assert frame["ap_spair"].value == pytest.approx(1.0) and frame["ap_space"].value == pytest.approx(1.0)
+    assert frame["ap_spair"].protocol["gt_boxes_used"] == "frame"
+    assert tight["ap_space"].value < 0.9  # frames are larger than the digits: IoU with tight boxes < 1
+    assert run(ds, StubModel(ds), gt_boxes="frame")["ap_space"].value < 0.9
+    no_frames = ArrayDataset("boxes-only", "test", {k: ds.arrays[k] for k in ("image", "count", "boxes")})
+    out = run(no_frames, StubModel(ds), gt_boxes="frame")
+    assert out["ap_spair"].value == pytest.approx(1.0)
+    assert out["ap_spair"].protocol["gt_boxes"] == "frame" and out["ap_spair"].protocol["gt_boxes_used"] == "tight"
+
+
+def test_external_scores_stay_float64(tmp_path):
+    """Scores 0.90000002 (a hit in image 0) and 0.90000001 (a miss in image 1) do not tie:
+    T, F, T (image 1's hit at 0.5) -> precision 1 at recall 1/2, 2/3 at recall 1:
+    AP = (6 + 5 * 2/3) / 11 = 28/33 at every threshold. Through float32 they would tie and
+    merge into one point (1/2 at recall 1/2) and give 2/3."""
+    from factorbench.metrics.detection_io import read_predictions
+    from factorbench.metrics.object_discovery import PredictedBoxes
+
+    images = np.zeros((2, 1, 64, 64), np.uint8)
+    gt = np.array([[[4, 4, 20, 20]], [[30, 30, 50, 50]]], np.float32)
+    two = ArrayDataset("two", "test", {"image": images, "count": np.array([1, 1]), "boxes": gt})
+    (tmp_path / "p.csv").write_text("index,x0,y0,x1,y1,score\n0,4,4,20,20,0.90000002\n1,0,0,3,3,0.90000001\n"
+                                    "1,30,30,50,50,0.5\n")
+    preds = read_predictions(tmp_path / "p.csv", 2)
+    out = run(two, PredictedBoxes(preds.boxes, preds.scores))
+    assert out["ap_spair"].value == pytest.approx(28 / 33) and out["ap_space"].value == pytest.approx(28 / 33)
+    tied = read_predictions(tmp_path / "p.csv", 2)
+    tied.scores[0][:] = tied.scores[1][0]  # what float32 made of it
+    assert run(two, PredictedBoxes(tied.boxes, tied.scores))["ap_spair"].value == pytest.approx(2 / 3)
 
 
 def test_k_is_passed_only_to_models_that_take_it(ds):
@@ -128,6 +182,9 @@ def test_clear_errors(ds):
         run(no_boxes, StubModel(ds))
     with pytest.raises(FactorbenchError, match="candidates"):
         run(ds, StubModel(ds), candidates="some")
+    for option in ("matching", "ties", "gt_boxes"):
+        with pytest.raises(FactorbenchError, match=option):
+            run(ds, StubModel(ds), **{option: "nonsense"})
 
 
 def test_generalisation_scores_other_datasets_as_targets(tmp_path):

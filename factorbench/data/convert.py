@@ -50,7 +50,7 @@ def convert_images(images: torch.Tensor, image_shape: Sequence[int]) -> torch.Te
     return images
 
 
-PIXEL_ALIGNED = ("mask", "masks", "boxes")
+PIXEL_ALIGNED = ("mask", "masks", "boxes", "frame_boxes")
 
 
 def convert_dataset(ds: ArrayDataset, image_shape: Sequence[int]) -> ArrayDataset:

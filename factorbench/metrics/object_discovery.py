@@ -6,18 +6,29 @@ the arithmetic lives in :mod:`factorbench.metrics.detection`. On the first ``n``
 images this evaluator reports
 
 - ``ap_spair``: AP, SPAIR protocol (IoU thresholds 0.1:0.1:0.9, Table 6.1);
-- ``ap_space``: AP, SPACE protocol (IoU thresholds 0.5:0.05:0.95), always kept boxes;
+- ``ap_space``: AP, SPACE protocol (IoU thresholds 0.5:0.05:0.95);
 - ``count_error_abs`` (Table 6.1's "Object Count Error"), ``count_error_01``,
-  ``count_error_rel``: ``Detections.count`` (the kept candidates) against the dataset's
-  ``count``.
+  ``count_error_rel``: ``Detections.count`` (the candidates the model keeps: SAID's stop
+  rule, z_pres > 0.5 for SPAIR/SPACE) against the dataset's ``count``.
 
-Which candidates ``ap_spair`` scores (``candidates``):
+Every convention is an option, applied alike to every model and to external predictions,
+and recorded in each value's protocol (and, through its ``definition``, in table captions):
 
-- sequential glimpse models (those with a per-step ``trace``, i.e. SAID and the error-map
-  network): always the kept glimpses — "boxes after the stop rule are dropped" (SPEC §4.4)
-  — whatever ``candidates`` says; the protocol records ``candidates_used = "kept"``;
-- per-cell models (SPAIR, SPACE): ``"kept"`` (default; z_pres > 0.5) or ``"all"`` (every
-  cell scored by its z_pres probability, SPAIR's own evaluation).
+- ``candidates`` (which predictions both APs rank): ``"all"`` (default) — every candidate
+  the model proposes, by its confidence: SAID's K glimpses (K = ``eval_glimpses`` = 9, §6.4.1:
+  "K = 5 in training and K = 9 in AP measurement", ranked by glimpse order), every cell of
+  SPAIR/SPACE by its z_pres probability; ``"kept"`` — only the candidates the model counts.
+  The count errors always use the kept candidates (SAID: "the index of the iteration that
+  the KL term of the VAE is smaller than improvements on the mean squared error as the
+  number of objects", §6.4.1).
+- ``matching`` and ``ties``: :data:`~factorbench.metrics.detection.MATCHING_RULES` (default
+  the released SPAIR/SPACE codes' rule) and :data:`~factorbench.metrics.detection.TIE_RULES`
+  (default: equal confidences form one precision/recall point, so AP does not depend on the
+  image order; SAID's glimpse-order scores tie across images).
+- ``gt_boxes``: the ground-truth convention, ``"tight"`` (default; the dataset's ``boxes``)
+  or ``"frame"`` (the digits' placed 20x20 frames, ``frame_boxes``, the thesis's convention
+  for Multi-MNIST, §6.4.1). A dataset without frames (Multi-dSprites, whose boxes are its
+  shapes' extents) is scored on its tight boxes; ``gt_boxes_used`` says so.
 
 Confidence is the model's ``Detections.scores`` (SAID: glimpse order, earlier = higher).
 ``k`` (glimpses at evaluation) is passed as ``model.glimpse(x, k)`` only when the model's
@@ -30,7 +41,7 @@ ground-truth boxes (thin white).
 from __future__ import annotations
 
 import inspect
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -41,11 +52,21 @@ from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
 from ..models.objects import Detections
-from .detection import (SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, count_errors,
-                        detections_to_lists)
+from ..data.synthetic.multi_digits import BOX_CONVENTIONS
+from .detection import (INTERPOLATION, MATCHING_DESCRIPTIONS, MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS,
+                        TIE_DESCRIPTIONS, TIE_RULES, average_precision, count_errors, detections_to_lists)
 from .evaluate import EvalContext, MetricValue, register_evaluator
 
-CANDIDATE_CHOICES = ("kept", "all")
+#: which candidates AP ranks; the first is the default
+CANDIDATE_CHOICES = ("all", "kept")
+CANDIDATE_DESCRIPTIONS = {
+    "all": "every candidate the model proposes (SAID: all K eval glimpses; SPAIR/SPACE: every cell by z_pres)",
+    "kept": "only the candidates the model counts (SAID: before the stop rule; SPAIR/SPACE: z_pres > 0.5)",
+}
+GT_BOX_DESCRIPTIONS = {
+    "tight": "tight boxes of each object's pixels",
+    "frame": "each digit's placed 20x20 frame (thesis §6.4.1; tight boxes where a dataset has no frames)",
+}
 N_FIGURE = 8
 
 
@@ -63,13 +84,16 @@ def is_sequential(model) -> bool:
     return callable(getattr(model, "trace", None))
 
 
-def ground_truth_boxes(ds, n: int) -> List[np.ndarray]:
-    """The first ``n`` images' ground-truth boxes, (count_i, 4) float64 pixels xyxy each."""
+def ground_truth_boxes(ds, n: int, convention: str = "tight") -> Tuple[List[np.ndarray], str]:
+    """The first ``n`` images' ground-truth boxes, (count_i, 4) float64 pixels xyxy each, under
+    box ``convention`` ("tight" or "frame"), and the convention used ("tight" when the
+    dataset has no frames)."""
     if "boxes" not in ds.arrays:
         raise FactorbenchError(f"object_discovery needs ground-truth boxes; dataset {ds.name} has none "
                                "(use multi-digits, multi-digits-5, multi-mnist, ...)")
-    boxes, count = ds.arrays["boxes"], ds.arrays["count"]
-    return [np.asarray(boxes[i, :int(count[i])], dtype=np.float64).reshape(-1, 4) for i in range(n)]
+    used = convention if BOX_CONVENTIONS[convention] in ds.arrays else "tight"
+    boxes, count = ds.arrays[BOX_CONVENTIONS[used]], ds.arrays["count"]
+    return [np.asarray(boxes[i, :int(count[i])], dtype=np.float64).reshape(-1, 4) for i in range(n)], used
 
 
 #: Fig 6.2's binarisation of the error maps ("if the error is higher than 0.15 ... 1")
@@ -94,8 +118,9 @@ def write_glimpse_figures(ctx: EvalContext, test, k: Optional[int], name: str, m
 class PredictedBoxes:
     """External predictions (a JSON/CSV file read by :mod:`.detection_io`) standing in for an
     object model: ``glimpse(x)`` returns the next ``len(x)`` images' boxes and scores, padded
-    to one K with ``keep = False``; every listed box is kept (counted). So anyone's detector
-    is scored by exactly the code that scores SAID, SPAIR and SPACE."""
+    to one K with ``keep = False``; every listed box is kept (counted). Boxes and scores stay
+    float64. So anyone's detector is scored by exactly the code that scores SAID, SPAIR and
+    SPACE."""
 
     name = "predictions"
     training = False
@@ -110,11 +135,13 @@ class PredictedBoxes:
         rows = range(self.cursor, self.cursor + b)
         self.cursor += b
         k = max([1] + [len(self.boxes[i]) for i in rows])
-        boxes, scores, keep = torch.zeros(b, k, 4), torch.zeros(b, k), torch.zeros(b, k, dtype=torch.bool)
+        f64 = torch.float64  # a file's scores stay float64 end to end: 0.90000001 and 0.90000002 do not tie
+        boxes, scores = torch.zeros(b, k, 4, dtype=f64), torch.zeros(b, k, dtype=f64)
+        keep = torch.zeros(b, k, dtype=torch.bool)
         for j, i in enumerate(rows):
             m = len(self.boxes[i])
-            boxes[j, :m] = torch.as_tensor(np.asarray(self.boxes[i], dtype=np.float32).reshape(m, 4))
-            scores[j, :m] = torch.as_tensor(np.asarray(self.scores[i], dtype=np.float32))
+            boxes[j, :m] = torch.as_tensor(np.asarray(self.boxes[i], dtype=np.float64).reshape(m, 4))
+            scores[j, :m] = torch.as_tensor(np.asarray(self.scores[i], dtype=np.float64))
             keep[j, :m] = True
         return Detections(boxes, scores, torch.zeros(b, k, 0), keep)
 
@@ -124,14 +151,20 @@ def _targets(params) -> List[Optional[str]]:
     return [None] + list(params.get("datasets") or [])
 
 
+def _check_choice(name: str, value: str, choices) -> None:
+    if value not in choices:
+        raise FactorbenchError(f"object_discovery: {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
 @register_evaluator("object_discovery", {"ap_spair": "higher", "ap_space": "higher", "count_error_abs": "lower",
                                          "count_error_01": "lower", "count_error_rel": "lower"}, targets=_targets)
 @torch.no_grad()
-def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] = None, candidates: str = "kept",
-                              matching: str = "greedy_unmatched", datasets: Optional[List[str]] = None
-                              ) -> List[MetricValue]:
+def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] = None, candidates: str = "all",
+                              matching: str = "reference", ties: str = "merge", gt_boxes: str = "tight",
+                              datasets: Optional[List[str]] = None) -> List[MetricValue]:
     """AP (SPAIR and SPACE protocols) and count errors on the first ``n`` test images (module
-    docstring). ``matching`` is passed to :func:`~factorbench.metrics.detection.average_precision`.
+    docstring): ``candidates``, ``matching``, ``ties`` and ``gt_boxes`` are the conventions
+    listed there.
 
     ``datasets``: also score the model on the test split of each of these datasets (its
     images converted to the model's input shape), the out-of-distribution generalisation of
@@ -141,31 +174,41 @@ def evaluate_object_discovery(ctx: EvalContext, n: int = 1000, k: Optional[int] 
     if not callable(getattr(model, "glimpse", None)):
         raise FactorbenchError(f"object_discovery needs an object model with glimpse() (said, spair, space, ...); "
                                f"{getattr(model, 'name', type(model).__name__)} has none")
-    if candidates not in CANDIDATE_CHOICES:
-        raise FactorbenchError(f"object_discovery: candidates must be one of {', '.join(CANDIDATE_CHOICES)}, "
-                               f"got {candidates!r}")
-    out = _score(ctx, ctx.test, n, k, candidates, matching, None, "boxes.png")
+    _check_choice("candidates", candidates, CANDIDATE_CHOICES)
+    _check_choice("matching", matching, MATCHING_RULES)
+    _check_choice("ties", ties, TIE_RULES)
+    _check_choice("gt_boxes", gt_boxes, tuple(BOX_CONVENTIONS))
+    conventions = {"candidates": candidates, "matching": matching, "ties": ties, "gt_boxes": gt_boxes}
+    out = _score(ctx, ctx.test, n, k, conventions, None, "boxes.png")
     for name in datasets or []:
         other = get_dataset(name, "test", n=n)
         if "boxes" not in other.arrays:
             raise FactorbenchError(f"object_discovery: dataset {name} has no ground-truth boxes")
         other = convert_dataset(other, model.image_shape)
-        out += _score(ctx, other, n, k, candidates, matching, name, f"boxes_{name}.png")
+        out += _score(ctx, other, n, k, conventions, name, f"boxes_{name}.png")
     return out
 
 
-def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, matching: str,
-           target: Optional[str], figure: str) -> List[MetricValue]:
+def ap_definition(conventions: Dict[str, str]) -> str:
+    """One line that states every AP convention (the tables' caption)."""
+    return (f"AP = mean over IoU thresholds (ap_spair 0.1:0.1:0.9, ap_space 0.5:0.05:0.95) of the {INTERPOLATION}; "
+            f"a prediction is a TP when IoU > threshold; matching: {MATCHING_DESCRIPTIONS[conventions['matching']]}; "
+            f"ties: {TIE_DESCRIPTIONS[conventions['ties']]}; predictions ranked: "
+            f"{CANDIDATE_DESCRIPTIONS[conventions['candidates']]}; ground truth: "
+            f"{GT_BOX_DESCRIPTIONS[conventions['gt_boxes']]}")
+
+
+def _score(ctx: EvalContext, test, n: int, k: Optional[int], conventions: Dict[str, str], target: Optional[str],
+           figure: str) -> List[MetricValue]:
     model = ctx.model
     n = min(int(n), len(test))
     if n < 1:
         raise FactorbenchError("object_discovery needs at least one test image")
-    gt = ground_truth_boxes(test, n)
+    gt, gt_used = ground_truth_boxes(test, n, conventions["gt_boxes"])
     true_count = np.asarray(test.arrays["count"][:n], dtype=np.int64)
-    sequential = is_sequential(model)
-    candidates_used = "kept" if sequential else candidates
     takes_k = glimpse_accepts_k(model)
-    kept_boxes, kept_scores, all_boxes, all_scores, counts = [], [], [], [], []
+    kept_only = conventions["candidates"] == "kept"
+    kept_boxes, kept_scores, ranked_boxes, ranked_scores, counts = [], [], [], [], []
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
@@ -176,10 +219,9 @@ def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, ma
             b, s = detections_to_lists(det, keep_only=True)
             kept_boxes += b
             kept_scores += s
-            if candidates_used == "all":
-                b, s = detections_to_lists(det, keep_only=False)
-                all_boxes += b
-                all_scores += s
+            b, s = (b, s) if kept_only else detections_to_lists(det, keep_only=False)
+            ranked_boxes += b
+            ranked_scores += s
             counts.append(det.count.detach().cpu().numpy())
     finally:
         if hasattr(model, "train"):
@@ -187,9 +229,9 @@ def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, ma
     pred_count = np.concatenate(counts).astype(np.int64)
     if len(pred_count) != n:
         raise FactorbenchError(f"object_discovery: the model returned detections for {len(pred_count)} of {n} images")
-    spair_boxes, spair_scores = (all_boxes, all_scores) if candidates_used == "all" else (kept_boxes, kept_scores)
-    ap_spair = average_precision(spair_boxes, spair_scores, gt, SPAIR_THRESHOLDS, matching)
-    ap_space = average_precision(kept_boxes, kept_scores, gt, SPACE_THRESHOLDS, matching)
+    matching, ties = conventions["matching"], conventions["ties"]
+    ap_spair = average_precision(ranked_boxes, ranked_scores, gt, SPAIR_THRESHOLDS, matching, ties)
+    ap_space = average_precision(ranked_boxes, ranked_scores, gt, SPACE_THRESHOLDS, matching, ties)
     errors = count_errors(pred_count, true_count)
 
     path = ctx.figure_path(figure)
@@ -197,32 +239,29 @@ def _score(ctx: EvalContext, test, n: int, k: Optional[int], candidates: str, ma
         m = min(N_FIGURE, n)
         boxes_png(test.images(np.arange(m)), kept_boxes[:m], path, scores=kept_scores[:m], gt_boxes=gt[:m],
                   labels=[f"{int(pred_count[i])}/{int(true_count[i])}" for i in range(m)])
-        if sequential:
+        if is_sequential(model):
             write_glimpse_figures(ctx, test, k if takes_k else None, figure.replace("boxes", "glimpses"))
 
-    base = {"n": n, "dataset": test.name, "split": test.split, "matching": matching,
-            "matching_rule": ("ranked by confidence over all images; a prediction is a TP when its best-IoU "
-                              "unmatched ground truth of its image has IoU > threshold (strict); each ground "
-                              "truth matched once; VOC 11-point interpolated precision; AP = mean over thresholds"),
-            "glimpses": (k if (takes_k and k is not None) else "model default") if takes_k else "n/a",
-            "confidence": "Detections.scores (SAID: glimpse order, earlier = higher)"}
-    out = [
-        MetricValue("ap_spair", ap_spair.ap, {**base, "protocol": "spair", "iou_thresholds": list(SPAIR_THRESHOLDS),
-                                              "candidates": candidates, "candidates_used": candidates_used,
-                                              "ap_per_threshold": list(ap_spair.ap_per_threshold),
-                                              "n_predictions": ap_spair.n_predictions,
-                                              "n_ground_truth": ap_spair.n_ground_truth}, target=target),
-        MetricValue("ap_space", ap_space.ap, {**base, "protocol": "space", "iou_thresholds": list(SPACE_THRESHOLDS),
-                                              "candidates_used": "kept",
-                                              "ap_per_threshold": list(ap_space.ap_per_threshold),
-                                              "n_predictions": ap_space.n_predictions,
-                                              "n_ground_truth": ap_space.n_ground_truth}, target=target),
-    ]
+    base: Dict[str, Any] = {
+        "n": n, "dataset": test.name, "split": test.split,
+        "glimpses": (k if (takes_k and k is not None) else "model default") if takes_k else "n/a",
+        "confidence": "Detections.scores (SAID: glimpse order, earlier = higher)"}
+    ap_base = {**base, **conventions, "matching_rule": MATCHING_DESCRIPTIONS[matching],
+               "tie_rule": TIE_DESCRIPTIONS[ties], "candidate_set": CANDIDATE_DESCRIPTIONS[conventions["candidates"]],
+               "gt_boxes_used": gt_used, "interpolation": INTERPOLATION, "definition": ap_definition(conventions)}
+    out = []
+    for name, result in (("ap_spair", ap_spair), ("ap_space", ap_space)):
+        out.append(MetricValue(name, result.ap, {**ap_base, "protocol": result.protocol,
+                                                 "iou_thresholds": list(result.iou_thresholds),
+                                                 "ap_per_threshold": list(result.ap_per_threshold),
+                                                 "n_predictions": result.n_predictions,
+                                                 "n_ground_truth": result.n_ground_truth}, target=target))
     definitions = {"count_error_abs": "mean over images of |predicted - true| count (SPAIR count_1norm)",
                    "count_error_01": "fraction of images whose predicted count differs from the true count",
                    "count_error_rel": "mean of |predicted - true| / true over images with true count > 0 (SPACE)"}
     for name, definition in definitions.items():
         out.append(MetricValue(name, errors[name], {**base, "definition": definition,
-                                                    "predicted_count": "Detections.count (kept candidates)"},
+                                                    "predicted_count": "Detections.count (kept candidates: SAID's "
+                                                                       "stop rule, SPAIR/SPACE z_pres > 0.5)"},
                                target=target))
     return out

@@ -5,7 +5,8 @@ a 84x84 canvas", at most 5 digits, images resized to 64x64; the digit-sum task (
 uses exactly 5 digits per image. The scenes are composed by the ``multi-digits`` generator
 (:func:`factorbench.data.synthetic.multi_digits.compose_scenes`: SPAIR's overlap rule,
 pixel-wise max, area resize to 64, per-digit masks, tight boxes of each digit's nonzero
-pixels, labels ``digit`` (N, 5) padded with -1 and ``sum``) fed with real MNIST digits
+pixels (``boxes``) and the digits' placed 20x20 frames (``frame_boxes``, the thesis's
+ground-truth convention, §6.4.1), labels ``digit`` (N, 5) padded with -1 and ``sum``) fed with real MNIST digits
 instead of scikit-learn's. ``multi-mnist`` has 1-5 digits per image, ``multi-mnist-5``
 exactly 5.
 
@@ -90,7 +91,7 @@ def mnist_strokes(images: np.ndarray) -> np.ndarray:
 
 
 class MultiMNIST(RealSource):
-    version = 1
+    version = 2  # 2: frame_boxes
     subdir = SUBDIR
     image_shape = (1, SIZE, SIZE)
     default_sizes = {"train": 10000, "test": 2000}
