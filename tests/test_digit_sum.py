@@ -7,8 +7,9 @@ import torch
 from factorbench.data import get_dataset
 from factorbench.data.dataset import ArrayDataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.digit_sum import (DigitMLP, evaluate_digit_sum, first_kept, predict_sums, sum_accuracy,
-                                           train_digit_regressor)
+from factorbench.metrics.digit_sum import (DigitMLP, collect_patches, evaluate_digit_sum, first_kept, first_ranked,
+                                           predict_sums, sum_accuracy, train_digit_regressor)
+from factorbench.models.objects import Detections
 from factorbench.metrics.evaluate import DIRECTIONS, EVALUATORS, EvalContext
 from factorbench.models import build_model
 
@@ -38,6 +39,48 @@ def test_only_the_first_five_kept_glimpses_count():
     expect = torch.tensor([[1, 0, 1, 1, 1, 1, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0]], dtype=torch.bool)
     assert torch.equal(first_kept(keep), expect)
     assert sum_accuracy(torch.tensor([2.4, 3.6, 9.0]), torch.tensor([2, 3, 9])) == pytest.approx(2 / 3)
+
+
+def test_first_ranked_takes_the_five_most_confident_whatever_is_kept():
+    said_like = torch.arange(9, 0, -1, dtype=torch.float32).expand(2, 9)  # K - t
+    assert torch.equal(first_ranked(said_like), torch.arange(9).expand(2, 9) < 5)
+    pres = torch.tensor([[0.1, 0.9, 0.3, 0.95, 0.2, 0.6, 0.7, 0.05, 0.4]])  # SPAIR-like z_pres
+    assert first_ranked(pres)[0].tolist() == [False, True, False, True, False, True, True, False, True]
+    ties = torch.tensor([[1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]])  # equal scores keep candidate order
+    assert first_ranked(ties)[0].tolist() == [False, True, True, True, True, True, False]
+
+
+class EarlyStopStub(torch.nn.Module):
+    """9 glimpses whose stop rule fires after 2 (keep = first 2), SAID-like scores K - t; the
+    patches are the glimpse index, so the mask can be read off."""
+
+    name = "early_stop"
+
+    def glimpse_patches(self, x, k=None):
+        b = x.shape[0]
+        patches = torch.arange(9.0).view(1, 9, 1, 1, 1).expand(b, 9, 1, 8, 8)
+        keep = torch.arange(9)[None, :].expand(b, 9) < 2
+        return patches, keep
+
+    def glimpse(self, x, k=None):
+        b = x.shape[0]
+        return Detections(torch.zeros(b, 9, 4), torch.arange(9.0, 0, -1).expand(b, 9).clone(), torch.zeros(b, 9, 1),
+                          torch.arange(9)[None, :].expand(b, 9) < 2)
+
+
+def test_the_first_five_glimpses_are_summed_even_after_an_early_stop(digits5):
+    """§6.4.2: "the first 5 predictions are the inputs that we use ... while we do not have any
+    presence parameters": glimpses 0-4 are summed although the stop rule keeps 0-1."""
+    _, test = digits5
+    ctx = EvalContext(model=EarlyStopStub(), train=test, test=test, batch_size=4)
+    first = collect_patches(ctx, test, 8, "model", None)
+    assert first["mask"].sum(1).tolist() == [5] * 8
+    assert first["patches"][first["mask"]][:, 0, 0, 0].view(8, 5)[0].tolist() == [0, 1, 2, 3, 4]
+    kept = collect_patches(ctx, test, 8, "model", None, glimpse_set="kept")
+    assert kept["mask"].sum(1).tolist() == [2] * 8
+    # the GT row: the image's (5) ground-truth boxes, in both conventions
+    for convention in ("tight", "frame"):
+        assert collect_patches(ctx, test, 8, "gt", None, gt_boxes=convention)["mask"].sum(1).tolist() == [5] * 8
 
 
 def test_an_oracle_latent_learns_the_digit_values_from_sums_alone():
@@ -95,6 +138,10 @@ def test_evaluator_end_to_end_on_a_tiny_said(digits5):
         assert 0.0 <= m.value <= 1.0
         assert m.protocol["n_train"] == 12 and m.protocol["n_test"] == 8 and m.protocol["epochs"] == 1
         assert "sum" in m.protocol["supervision"]
+        if m.target == "model":
+            assert m.protocol["glimpse_set"] == "first" and "kept or not" in m.protocol["glimpses_used"]
+        else:
+            assert m.protocol["gt_boxes"] == "tight"
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)  # the checkpoint is not fine-tuned
     one = evaluate_digit_sum(ctx, epochs=1, modes=["fixed"], rows="model", n_train=4, n_test=4)
@@ -113,6 +160,10 @@ def test_clear_errors(digits5):
         evaluate_digit_sum(EvalContext(model=torch.nn.Linear(1, 1), train=train, test=test), epochs=1)
     with pytest.raises(FactorbenchError, match="mode"):
         evaluate_digit_sum(EvalContext(model=model, train=train, test=test), modes=["frozen"])
+    with pytest.raises(FactorbenchError, match="glimpse_set"):
+        evaluate_digit_sum(EvalContext(model=model, train=train, test=test), glimpse_set="last")
+    with pytest.raises(FactorbenchError, match="gt_boxes"):
+        evaluate_digit_sum(EvalContext(model=model, train=train, test=test), gt_boxes="loose")
     with pytest.raises(FactorbenchError, match="mask"):
         train_digit_regressor(torch.zeros(4, 5, 3), torch.ones(4, 6, dtype=torch.bool), torch.zeros(4))
     with pytest.raises(FactorbenchError):

@@ -3,8 +3,17 @@
 Task: return the sum of the digits of a Multi-MNIST image (``multi-digits-5``: exactly 5
 digits per image, image label ``sum``). A 3-layer MLP (:class:`DigitMLP`) maps each glimpse
 latent z(t) to one number, "the same numerical value as the digit"; the image's prediction
-is the *rounded sum* of the MLP outputs over its first :data:`MAX_GLIMPSES` = 5 kept
-glimpses, and accuracy is the fraction of images whose rounded sum equals the true sum.
+is the *rounded sum* of the MLP outputs over its first :data:`MAX_GLIMPSES` = 5 glimpses,
+and accuracy is the fraction of images whose rounded sum equals the true sum.
+
+**Which glimpses** (``glimpse_set``, :data:`GLIMPSE_SETS`). ``"first"`` (default): the
+first 5 candidates in the model's confidence order (``Detections.scores``, stable: SAID's
+glimpse order; SPAIR/SPACE: the 5 cells with the highest z_pres), *whatever the stop rule
+or presence says*: §6.4.2, "the first 5 predictions are the inputs that we use for the
+downstream task while we do not have any presence parameters to indicate whether the
+bounding box has covered an object". ``"kept"``: the first 5 candidates the model keeps
+(SAID: before the stop rule; SPAIR/SPACE: z_pres > 0.5), in candidate order; an image
+whose model stops early sums fewer than 5.
 
 **Supervision (our reading of §6.4.2).** The MLP is trained on the image sum only:
 loss = MSE(Σ_t m_t · MLP(z_t), sum), m_t = 1 for the glimpses used. There are no
@@ -17,9 +26,10 @@ value as the digit" is the intended *effect*: a per-glimpse function whose sum o
 
 **Order invariance.** The prediction is a masked sum of per-glimpse outputs, so permuting
 the glimpses that are used (with their masks) leaves it unchanged; only *which* glimpses
-are used depends on order (the first 5 kept, as the thesis's "first 5 glimpses").
+are used depends on order (the thesis's "first 5 glimpses").
 
-**Rows** (``MetricValue.target``): ``"gt"`` — ground-truth boxes cropped as the model
+**Rows** (``MetricValue.target``): ``"gt"`` — ground-truth boxes (``gt_boxes``: "tight",
+or "frame", the digits' placed 20x20 frames, the thesis's boxes, §6.4.1) cropped as the model
 crops its glimpses (``model.crop_boxes``; for models without it, the boxes are resampled
 with :func:`~factorbench.models.objects.crop_patches` to the size of the model's own
 patches) and encoded by the same encoder; ``"model"`` — the model's own glimpses
@@ -47,6 +57,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import FactorbenchError
+from ..data.synthetic.multi_digits import BOX_CONVENTIONS
 from ..models.objects import crop_patches, pixels_to_boxes
 from .evaluate import EvalContext, MetricValue, register_evaluator
 
@@ -54,6 +65,12 @@ from .evaluate import EvalContext, MetricValue, register_evaluator
 MAX_GLIMPSES = 5
 #: hidden width of the 3-layer MLP (not given in the thesis)
 HIDDEN = 256
+#: which 5 glimpses are summed (module docstring); the first is the default
+GLIMPSE_SETS = ("first", "kept")
+GLIMPSE_SET_DESCRIPTIONS = {
+    "first": "the first 5 candidates in confidence order (SAID: glimpse order; SPAIR/SPACE: highest z_pres), kept or not",
+    "kept": "the first 5 candidates the model keeps (SAID: before the stop rule; SPAIR/SPACE: z_pres > 0.5)",
+}
 MODES = ("fixed", "unfixed")
 ROWS = ("gt", "model")
 SUPERVISION = ("MSE between the sum over used glimpses of MLP(z_t) and the image's digit sum; no per-digit "
@@ -76,6 +93,13 @@ def first_kept(keep: torch.Tensor, max_glimpses: int = MAX_GLIMPSES) -> torch.Te
     """(N, K) bool: the first ``max_glimpses`` kept glimpses of each image."""
     keep = keep.bool()
     return keep & (keep.long().cumsum(dim=1) <= max_glimpses)
+
+
+def first_ranked(scores: torch.Tensor, max_glimpses: int = MAX_GLIMPSES) -> torch.Tensor:
+    """(N, K) bool: each image's first ``max_glimpses`` candidates in confidence order
+    (``scores`` (N, K), higher first; equal scores keep candidate order), kept or not."""
+    order = torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :max_glimpses]
+    return torch.zeros_like(scores, dtype=torch.bool).scatter_(1, order, True)
 
 
 def predict_sums(mlp: nn.Module, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -195,12 +219,26 @@ def gt_patches(model, x: torch.Tensor, boxes: torch.Tensor, patch_shape: Optiona
     return patches.reshape(b, k, *patches.shape[1:])
 
 
+def _model_mask(model, x: torch.Tensor, keep: torch.Tensor, k: Optional[int], glimpse_set: str) -> torch.Tensor:
+    """The glimpses of the model row that are summed (module docstring, ``glimpse_set``)."""
+    if glimpse_set == "kept":
+        return first_kept(keep)
+    det = model.glimpse(x, k) if (k is not None and _accepts_k(model.glimpse)) else model.glimpse(x)
+    if tuple(det.scores.shape) != tuple(keep.shape):
+        raise FactorbenchError(f"digit_sum: glimpse() gave {tuple(det.scores.shape)} candidates but glimpse_patches() "
+                               f"{tuple(keep.shape)}; they must agree")
+    return first_ranked(det.scores.to(keep.device))
+
+
 @torch.no_grad()
-def collect_patches(ctx: EvalContext, ds, n: int, row: str, k: Optional[int]) -> Dict[str, torch.Tensor]:
+def collect_patches(ctx: EvalContext, ds, n: int, row: str, k: Optional[int], glimpse_set: str = "first",
+                    gt_boxes: str = "tight") -> Dict[str, torch.Tensor]:
     """Patches (n, K, C, s, s), the mask of glimpses summed (n, K) and the sums (n,) of the
-    first ``n`` images of ``ds`` for ``row`` ("gt" or "model"), on ``ctx.device``."""
+    first ``n`` images of ``ds`` for ``row`` ("gt" or "model"), on ``ctx.device``. The GT row
+    crops the ``gt_boxes`` convention ("tight" or "frame", as object_discovery's)."""
     model = ctx.model
     takes_k = _accepts_k(model.glimpse_patches)
+    box_key = BOX_CONVENTIONS[gt_boxes] if BOX_CONVENTIONS[gt_boxes] in ds.arrays else "boxes"
     patches, masks = [], []
     for start in range(0, n, ctx.batch_size):
         idx = np.arange(start, min(start + ctx.batch_size, n))
@@ -210,13 +248,14 @@ def collect_patches(ctx: EvalContext, ds, n: int, row: str, k: Optional[int]) ->
             own, keep = model.glimpse_patches(x, k) if (takes_k and k is not None) else model.glimpse_patches(x)
         if row == "gt":
             count = torch.as_tensor(ds.arrays["count"][idx], device=ctx.device)
-            boxes = torch.as_tensor(ds.arrays["boxes"][idx], dtype=torch.float32, device=ctx.device)
+            boxes = torch.as_tensor(ds.arrays[box_key][idx], dtype=torch.float32, device=ctx.device)
             p = gt_patches(model, x, boxes, None if own is None else own.shape)
-            keep = torch.arange(boxes.shape[1], device=ctx.device)[None, :] < count[:, None]
+            mask = first_kept(torch.arange(boxes.shape[1], device=ctx.device)[None, :] < count[:, None])
         else:
             p = own
+            mask = _model_mask(model, x, keep.to(ctx.device), k, glimpse_set)
         patches.append(p)
-        masks.append(first_kept(keep.to(ctx.device)))
+        masks.append(mask)
     sums = torch.as_tensor(np.asarray(ds.labels("sum")[:n], dtype=np.int64), device=ctx.device)
     return {"patches": torch.cat(patches), "mask": torch.cat(masks), "sums": sums}
 
@@ -244,11 +283,14 @@ _OUTPUTS = {f"digit_sum_{mode}_{split}_acc": "higher" for mode in MODES for spli
 @register_evaluator("digit_sum", _OUTPUTS, targets=_targets)
 def evaluate_digit_sum(ctx: EvalContext, n_train: int = 10000, n_test: int = 2000, epochs: int = 20,
                        lr: float = 1e-3, modes: Sequence[str] = MODES, rows: Sequence[str] = ROWS,
-                       k: Optional[int] = None) -> List[MetricValue]:
+                       k: Optional[int] = None, glimpse_set: str = "first", gt_boxes: str = "tight"
+                       ) -> List[MetricValue]:
     """Table 6.2 (module docstring): for each row ("gt", "model") and mode ("fixed",
     "unfixed"), train on the first ``n_train`` training images and report exact-sum accuracy
     on them and on the first ``n_test`` test images. ``k``: glimpses the model takes (passed
-    to ``glimpse_patches`` when it accepts one; default: the model's own)."""
+    to ``glimpse_patches`` when it accepts one; default: the model's own). ``glimpse_set``:
+    which 5 of the model's glimpses are summed (:data:`GLIMPSE_SETS`); ``gt_boxes``: the
+    ground-truth convention the GT row crops ("tight" or "frame", thesis §6.4.1)."""
     model = ctx.model
     for needed in ("glimpse_patches", "encode_patches"):
         if not callable(getattr(model, needed, None)):
@@ -262,6 +304,10 @@ def evaluate_digit_sum(ctx: EvalContext, n_train: int = 10000, n_test: int = 200
     for r in rows:
         if r not in ROWS:
             raise FactorbenchError(f"digit_sum: unknown row {r!r}; choose from {', '.join(ROWS)}")
+    if glimpse_set not in GLIMPSE_SETS:
+        raise FactorbenchError(f"digit_sum: glimpse_set must be one of {', '.join(GLIMPSE_SETS)}, got {glimpse_set!r}")
+    if gt_boxes not in BOX_CONVENTIONS:
+        raise FactorbenchError(f"digit_sum: gt_boxes must be one of {', '.join(BOX_CONVENTIONS)}, got {gt_boxes!r}")
     for ds in (ctx.train, ctx.test):
         check_digit_sum_dataset(ds, needs_boxes="gt" in rows)
     n_train, n_test = min(int(n_train), len(ctx.train)), min(int(n_test), len(ctx.test))
@@ -272,8 +318,8 @@ def evaluate_digit_sum(ctx: EvalContext, n_train: int = 10000, n_test: int = 200
     out: List[MetricValue] = []
     try:
         for row in rows:
-            train = collect_patches(ctx, ctx.train, n_train, row, k)
-            test = collect_patches(ctx, ctx.test, n_test, row, k)
+            train = collect_patches(ctx, ctx.train, n_train, row, k, glimpse_set, gt_boxes)
+            test = collect_patches(ctx, ctx.test, n_test, row, k, glimpse_set, gt_boxes)
             for mode in modes:
                 if mode == "fixed":
                     z_tr = _encode_all(model, train["patches"], ctx.batch_size)
@@ -296,11 +342,17 @@ def evaluate_digit_sum(ctx: EvalContext, n_train: int = 10000, n_test: int = 200
                             "lr": float(lr), "optimizer": "adam", "batch_size": ctx.batch_size,
                             "mlp": f"latent->{HIDDEN}->{HIDDEN}->1 ReLU", "glimpses_summed": MAX_GLIMPSES,
                             "supervision": SUPERVISION,
-                            "prediction": "round(sum of MLP outputs over the first 5 kept glimpses)",
+                            "prediction": "round(sum of MLP outputs over the glimpses used)",
+                            "glimpse_set": glimpse_set if row == "model" else "n/a",
+                            "glimpses_used": (GLIMPSE_SET_DESCRIPTIONS[glimpse_set] if row == "model"
+                                              else "the image's ground-truth boxes (at most 5)"),
+                            "gt_boxes": gt_boxes if row == "gt" else "n/a",
+                            "gt_boxes_used": ((gt_boxes if BOX_CONVENTIONS[gt_boxes] in ctx.train.arrays else
+                                               "tight") if row == "gt" else "n/a"),
                             "latent": "encoder posterior mean",
                             "encoder": "frozen" if mode == "fixed" else "fine-tuned copy (encode_patches mu)",
                             "boxes": ("ground-truth boxes cropped like the model's glimpses" if row == "gt"
-                                      else "the model's own kept glimpses"),
+                                      else "the model's own glimpses"),
                             "glimpses": "model default" if k is None else int(k)}
                 out.append(MetricValue(f"digit_sum_{mode}_train_acc", acc_tr, {**protocol, "split": ctx.train.split},
                                        target=row))

@@ -465,7 +465,10 @@ class GlimpseModel(GenerativeModel):
 
     def glimpse(self, x: torch.Tensor, k: Optional[int] = None) -> Detections:
         """Object candidates (SPEC §4.4): K boxes in pixels, scores K − t (glimpse order),
-        latents (posterior means), keep (SAID: the glimpses before the stop rule fires)."""
+        latents (posterior means), keep (SAID: the glimpses before the stop rule fires).
+        Glimpse t of every image has the same score; AP takes such ties as one point of the
+        precision/recall curve, so it does not depend on the order of the images
+        (:mod:`factorbench.metrics.detection`)."""
         return self.detections(self.trace(x, k))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
