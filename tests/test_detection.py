@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.detection import (MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision, box_iou,
-                                           count_error_01, count_error_abs, count_error_rel, count_errors,
+from factorbench.metrics.detection import (MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS, average_precision,
+                                           box_iou, count_error_01, count_error_abs, count_error_rel, count_errors,
                                            detections_to_lists, protocol_thresholds)
 from factorbench.models.objects import Detections
 

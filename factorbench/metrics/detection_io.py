@@ -7,7 +7,10 @@ exclusive, as the datasets' ``boxes``), one confidence per box (higher = more co
 file does not mention has no predictions. Every box a file lists is a prediction: for count
 errors, the predicted count of an image is its number of boxes, so write only the boxes
 your model counts (e.g. z_pres > 0.5) if you want count errors, and all candidates if you
-want SPAIR-style AP over every cell.
+want AP over every candidate (the benchmarks' default, ``candidates = "all"``). Scores are
+read as float64 and stay so through scoring (no two distinct scores become a tie); equal
+scores form one point of the precision/recall curve
+(:mod:`~factorbench.metrics.detection`).
 
 JSON (``.json``; :func:`write_predictions_json` writes it)::
 

@@ -68,7 +68,8 @@ HIDDEN = 256
 #: which 5 glimpses are summed (module docstring); the first is the default
 GLIMPSE_SETS = ("first", "kept")
 GLIMPSE_SET_DESCRIPTIONS = {
-    "first": "the first 5 candidates in confidence order (SAID: glimpse order; SPAIR/SPACE: highest z_pres), kept or not",
+    "first": ("the first 5 candidates in confidence order (SAID: glimpse order; SPAIR/SPACE: highest z_pres), "
+              "kept or not"),
     "kept": "the first 5 candidates the model keeps (SAID: before the stop rule; SPAIR/SPACE: z_pres > 0.5)",
 }
 MODES = ("fixed", "unfixed")
