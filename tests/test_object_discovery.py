@@ -235,3 +235,25 @@ def test_cli_scores_a_predictions_file_with_the_same_code(tmp_path):
     assert float(values["count_error_abs"]) == 0.0
     bad = CliRunner().invoke(main, ["run", "detection", str(tmp_path / "gt.json")])
     assert bad.exit_code != 0 and "--dataset" in bad.output
+
+
+def test_ap_of_a_predictions_file_does_not_depend_on_the_image_order(ds):
+    """External predictions with glimpse-order scores (ties across images) and duplicates:
+    the same AP whatever order the images (and their predictions) come in."""
+    from factorbench.metrics.object_discovery import PredictedBoxes
+
+    rng = np.random.default_rng(0)
+    boxes, scores = [], []
+    for i in range(N):
+        gt = ds.arrays["boxes"][i, :ds.arrays["count"][i]].astype(np.float64)
+        found = np.vstack([gt, gt[:1]]) + rng.normal(0, 1.5, (len(gt) + 1, 4))  # the first object twice
+        found = np.hstack([np.minimum(found[:, :2], found[:, 2:]), np.maximum(found[:, :2], found[:, 2:])])
+        boxes.append(found)
+        scores.append(np.arange(len(found), 0, -1, dtype=np.float64))
+    base = run(ds, PredictedBoxes(boxes, scores))
+    assert 0.2 < base["ap_space"].value < 1.0
+    for seed in range(2):
+        perm = np.random.default_rng(seed).permutation(N)
+        moved = ArrayDataset("moved", "test", {k: v[perm] for k, v in ds.arrays.items()})
+        out = run(moved, PredictedBoxes([boxes[i] for i in perm], [scores[i] for i in perm]))
+        assert out["ap_spair"].value == base["ap_spair"].value and out["ap_space"].value == base["ap_space"].value
