@@ -206,9 +206,11 @@ def bench_list() -> None:
 @click.option("--cpus-per-job", type=float, default=1, show_default=True,
               help="CPUs each cell asks Ray for (locally: torch threads per pool worker).")
 @click.option("--gpus-per-job", type=float, default=0, show_default=True, help="GPUs each cell asks Ray for.")
+@click.option("--report", "report_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Also write the HTML report of this benchmark (default DIR: <results>/report/<preset>).")
 @click.pass_context
 def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, executor, jobs, address, cpus_per_job,
-              gpus_per_job):
+              gpus_per_job, report_dir):
     """Train what is missing, evaluate, append records, and write SPEC's table.
 
     Finished cells are skipped, so re-running the same command completes an interrupted
@@ -241,6 +243,11 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
         click.echo(paths["md"].read_text())
         click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
         echo_findings(s.name, preset, opts.results)
+        if report_dir is not None:
+            from .report.site import build_report
+
+            out = Path(report_dir) if report_dir else opts.results / "report" / preset
+            click.echo(f"report: {build_report([s.name], preset, opts.results, out)}")
     for r in report.failed:
         click.echo(f"failed: {r.label}: {r.error}", err=True)
         if r.traceback and not ctx.obj.get("quiet"):
@@ -303,6 +310,27 @@ def findings_cmd(specs, preset, results, path, as_json):
         click.echo(json.dumps([r.to_json() for r in out], indent=2, ensure_ascii=False))
     else:
         click.echo(render_markdown(out))
+
+
+@main.command("report")
+@click.argument("specs", nargs=-1)
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
+@click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and figures (default: ./results).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Site folder (default: <results>/report/<preset>).")
+def report_cmd(specs, preset, results, out):
+    """Write an HTML report (tables, findings, protocol cards, plots, figures) from stored results.
+
+    Example: factorbench report vae_beta_sweep --preset quick --out report/
+
+    It trains nothing: it reads the records, the checkpoints' losses.csv and the figures the
+    evaluators wrote. Open OUT/index.html in a browser; no server is needed.
+    """
+    from .paths import default_results_dir
+    from .report.site import build_report
+
+    res = Path(results) if results else default_results_dir()
+    index = build_report(list(specs), preset, res, Path(out) if out else res / "report" / preset)
+    click.echo(f"report: {index}")
 
 
 def echo_findings(spec_name: str, preset: str, results: Path) -> None:
