@@ -206,9 +206,11 @@ def bench_list() -> None:
 @click.option("--cpus-per-job", type=float, default=1, show_default=True,
               help="CPUs each cell asks Ray for (locally: torch threads per pool worker).")
 @click.option("--gpus-per-job", type=float, default=0, show_default=True, help="GPUs each cell asks Ray for.")
+@click.option("--report", "report_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Also write the HTML report of this benchmark (default DIR: <results>/report/<preset>).")
 @click.pass_context
 def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, executor, jobs, address, cpus_per_job,
-              gpus_per_job):
+              gpus_per_job, report_dir):
     """Train what is missing, evaluate, append records, and write SPEC's table.
 
     Finished cells are skipped, so re-running the same command completes an interrupted
@@ -240,6 +242,12 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
     if paths:
         click.echo(paths["md"].read_text())
         click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
+        echo_findings(s.name, preset, opts.results)
+        if report_dir is not None:
+            from .report.site import build_report
+
+            out = Path(report_dir) if report_dir else opts.results / "report" / preset
+            click.echo(f"report: {build_report([s.name], preset, opts.results, out)}")
     for r in report.failed:
         click.echo(f"failed: {r.label}: {r.error}", err=True)
         if r.traceback and not ctx.obj.get("quiet"):
@@ -263,8 +271,75 @@ def table_cmd(spec, preset, fmt, results, thesis):
 
     s = load_spec(spec)
     show = (preset == "paper") if thesis is None else thesis
-    paths = write_tables(s, preset, Path(results) if results else default_results_dir(), formats=[fmt], show_thesis=show)
+    results = Path(results) if results else default_results_dir()
+    paths = write_tables(s, preset, results, formats=[fmt], show_thesis=show)
     click.echo(paths[fmt].read_text())
+    if fmt == "md":
+        echo_findings(s.name, preset, results)
+
+
+@main.command("findings")
+@click.argument("specs", nargs=-1)
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
+@click.option("--results", type=click.Path(file_okay=False), default=None, help="Records (default: ./results).")
+@click.option("--file", "path", type=click.Path(dir_okay=False), default=None,
+              help="Findings file (default: results/thesis/findings.toml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdicts as a JSON list.")
+def findings_cmd(specs, preset, results, path, as_json):
+    """Check the thesis's findings against stored records: claim, thesis, ours, verdict.
+
+    Example: factorbench findings lsr_gan_beta lsr_gan_lambda --preset quick
+
+    SPECS limits the findings to those benchmarks (default: every finding). Verdicts come
+    from records only (see factorbench/bench/findings.py): holds, holds but not significant,
+    fails but not significant, contradicted, or not measured (missing records, one seed).
+    """
+    import json
+
+    from .bench.findings import check_findings, load_findings, render_markdown, select
+    from .bench.spec import load_spec
+    from .paths import default_results_dir
+
+    for name in specs:
+        load_spec(name)  # an unknown benchmark is one line
+    chosen = select(load_findings(Path(path) if path else None), list(specs))
+    if not chosen:
+        raise FactorbenchError("no findings for " + ", ".join(specs))
+    out = check_findings(chosen, preset, Path(results) if results else default_results_dir())
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in out], indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_markdown(out))
+
+
+@main.command("report")
+@click.argument("specs", nargs=-1)
+@click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
+@click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and figures (default: ./results).")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Site folder (default: <results>/report/<preset>).")
+def report_cmd(specs, preset, results, out):
+    """Write an HTML report (tables, findings, protocol cards, plots, figures) from stored results.
+
+    Example: factorbench report vae_beta_sweep --preset quick --out report/
+
+    It trains nothing: it reads the records, the checkpoints' losses.csv and the figures the
+    evaluators wrote. Open OUT/index.html in a browser; no server is needed.
+    """
+    from .paths import default_results_dir
+    from .report.site import build_report
+
+    res = Path(results) if results else default_results_dir()
+    index = build_report(list(specs), preset, res, Path(out) if out else res / "report" / preset)
+    click.echo(f"report: {index}")
+
+
+def echo_findings(spec_name: str, preset: str, results: Path) -> None:
+    """Print a table's findings under it (nothing when the findings file has none)."""
+    from .bench.findings import findings_block
+
+    block = findings_block(spec_name, preset, results)
+    if block:
+        click.echo(block)
 
 
 # ---------------------------------------------------------------------------- run

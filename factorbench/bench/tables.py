@@ -19,7 +19,7 @@ from ..errors import FactorbenchError
 from ..metrics import metric_direction
 from .spec import BenchmarkSpec, TableSpec
 from .store import record_row
-from .thesis import thesis_entry, thesis_numbers
+from .thesis import thesis_entry, thesis_label, thesis_numbers
 
 MISSING = "—"
 
@@ -72,6 +72,8 @@ class Table:
     bold: bool = True
     #: metric holding a 0/1 collapse flag; where most seeds collapsed the cell says "collapse"
     collapse: Optional[str] = None
+    #: heading suffix of the thesis columns: the thesis's data and scale when ours differ
+    thesis_label: str = "thesis"
 
     def cell(self, row, col: Column, metric: Optional[str] = None) -> Optional[pd.Series]:
         s = self.stats
@@ -112,8 +114,9 @@ def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]],
                         thesis_entry(thesis, r, group if group != "" else None, metric) if by_model else
                         thesis_entry(thesis, model, r, metric))) is not None}
                 columns.append(col)
+    label = thesis_label(t.thesis, preset, {r["dataset"]["name"] for r in records})
     return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
-                 t.spread, t.bold, t.collapse)
+                 t.spread, t.bold, t.collapse, label)
 
 
 def _sort_key(v):
@@ -170,7 +173,7 @@ def _cells(table: Table) -> List[List[Tuple[str, bool]]]:
     for col in table.columns:
         header.append((col.label, False))
         if col.thesis:
-            header.append((f"{col.label} (thesis)", False))
+            header.append((f"{col.label} ({table.thesis_label})", False))
     body = []
     best = {id(col): _best_rows(table, col) for col in table.columns}
     for r in table.rows:
@@ -235,6 +238,11 @@ def render_csv(table: Table) -> str:
                           "group": col.group, "metric": col.metric, "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
                           "collapsed": table.collapsed(r, col), "thesis": col.thesis.get(r, "")})
     return pd.DataFrame(lines).to_csv(index=False)
+
+
+def table_cells(table: Table) -> List[List[Tuple[str, bool]]]:
+    """Header and body as (text, is_best) pairs, for renderers outside this module (the report)."""
+    return _cells(table)
 
 
 RENDERERS = {"md": render_markdown, "latex": render_latex, "csv": render_csv}

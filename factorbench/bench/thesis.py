@@ -31,6 +31,35 @@ def _read(path: str) -> pd.DataFrame:
     return df
 
 
+#: per thesis table: the data the thesis measured on, in words, and the registry names of
+#: the datasets that are that data (a table on other data says so beside the thesis column)
+THESIS_DATA = {
+    "3.1": ("CIFAR-10", {"cifar10"}),
+    "3.2": ("CIFAR-10", {"cifar10"}),
+    "3.2.1": ("CIFAR-10", {"cifar10"}),
+    "4.1": ("pre-trained on COCO", {"coco"}),
+    "5.2": ("the toy shapes set", {"shapes-fb", "shapes-fb-black"}),
+    "5.3": ("CUB, Cars, Dogs at 64x64", {"cub", "cars", "dogs"}),
+    "5.4": ("CUB, Cars, Dogs at 128x128", {"cub-128", "cars-128", "dogs-128"}),
+    "5.7": ("MNIST", {"mnist"}),
+    "6.1": ("Multi-MNIST", {"multi-mnist"}),
+    "6.2": ("Multi-MNIST, 5 digits", {"multi-mnist-5"}),
+    "6.3": ("Multi-MNIST", {"multi-mnist"}),
+}
+
+
+def thesis_label(table: Optional[str], preset: str, datasets) -> str:
+    """The heading of a thesis column: "thesis", plus the thesis's data when ours differs and
+    "paper scale" when ours is not the paper preset (e.g. "thesis, CIFAR-10, paper scale")."""
+    notes = []
+    data = THESIS_DATA.get(table or "")
+    if data is not None and not set(datasets) <= data[1]:
+        notes.append(data[0])
+    if preset != "paper":
+        notes.append("paper scale")
+    return ", ".join(["thesis"] + notes)
+
+
 def thesis_numbers(table: Optional[str] = None, path: Optional[Path] = None) -> pd.DataFrame:
     df = _read(str(path or thesis_file()))
     return df if table is None else df[df["table"] == table]
