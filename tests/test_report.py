@@ -51,9 +51,20 @@ def test_figure_captions_name_the_thesis_figure():
 
 @pytest.fixture(scope="module")
 def ci_report(tmp_path_factory):
-    """The report of a real `bench run vae_beta_sweep --preset ci --report` (about 30 s on 2 cores)."""
+    """The report of a real `bench run vae_beta_sweep --preset ci --report` (about 30 s on 2 cores).
+
+    The spec is the shipped one plus the `samples` evaluator, which writes sample and
+    reconstruction grids, so the page has evaluator figures too (metrics do not enter cell
+    ids: the cells, records and findings are the shipped spec's)."""
+    from factorbench.paths import benchmarks_dir
+
     root = tmp_path_factory.mktemp("report")
-    res = CliRunner().invoke(main, ["--quiet", "bench", "run", "vae_beta_sweep", "--preset", "ci", "--workdir",
+    text = (benchmarks_dir() / "vae_beta_sweep.toml").read_text()
+    assert 'metrics = ["recon_mse", "probe_linear"]' in text
+    spec = root / "vae_beta_sweep.toml"
+    spec.write_text(text.replace('metrics = ["recon_mse", "probe_linear"]',
+                                 'metrics = ["recon_mse", "probe_linear", "samples"]', 1))
+    res = CliRunner().invoke(main, ["--quiet", "bench", "run", str(spec), "--preset", "ci", "--workdir",
                                     str(root / "runs"), "--results", str(root / "results"), "--report",
                                     str(root / "site")])
     assert res.exit_code == 0, res.output
@@ -69,6 +80,9 @@ def test_report_files(ci_report):
     assert "3.1.mse-beta-sweep" in page and "Protocols" in page
     plots = sorted(p.name for p in (ci_report / "vae_beta_sweep" / "plots").glob("*.png"))
     assert "loss-vae.png" in plots and "recon_mse-vs-beta.png" in plots
+    figures = list((ci_report / "vae_beta_sweep" / "figures").glob("vae-*/samples.png"))
+    assert len(figures) == 2  # seed 0 of each β
+    assert "random samples from the prior" in page
 
 
 def test_report_renders_in_chromium(ci_report, tmp_path):
@@ -104,5 +118,5 @@ def test_report_renders_in_chromium(ci_report, tmp_path):
         finally:
             browser.close()
     assert errors == [], errors
-    assert n_images >= 2  # loss curves and metric-vs-β plots on the benchmark page
+    assert n_images >= 7  # loss curves, 3 metric-vs-β plots, samples and reconstructions of 2 cells
     assert all(s.stat().st_size > 10_000 for s in shots)
