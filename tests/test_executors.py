@@ -1,8 +1,9 @@
 """Executors (factorbench/bench/executors.py): the same grid gives the same table in-process,
 in a process pool and on Ray; a killed run completes only its missing cells; a failed cell
 is reported and the others finish; stage-1 cells are trained once, before their users.
-No test pins torch's threads: the in-process run keeps the session's thread count and a
-Ray worker gets one, and deterministic cells still agree byte for byte (seeding.fixed_threads)."""
+No test pins torch's threads to make runs agree: the in-process reference runs with three
+threads, a Ray or pool worker with one, and deterministic cells still agree byte for byte
+(seeding.fixed_threads)."""
 
 import os
 import signal
@@ -11,6 +12,7 @@ import sys
 import time
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from factorbench.bench import executors
@@ -22,6 +24,7 @@ from factorbench.bench.tables import MISSING, build_table, render_csv, render_ma
 from factorbench.cli import main
 from factorbench.errors import FactorbenchError
 from factorbench.metrics import EVALUATORS
+from factorbench.seeding import DETERMINISTIC_THREADS
 
 SPEC = "vae_beta_sweep"
 SEEDS = 2
@@ -49,9 +52,15 @@ def values(spec, results):
 
 @pytest.fixture(scope="module")
 def local_run(spec, tmp_path_factory):
-    """The reference: every cell in this process, one after the other."""
+    """The reference: every cell in this process, one after the other, with the process on
+    three torch threads (a Ray worker runs one): the cells fix their own count."""
     root = tmp_path_factory.mktemp("local")
-    report = run_jobs(spec, spec.cells("ci", SEEDS), options(root))
+    old = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        report = run_jobs(spec, spec.cells("ci", SEEDS), options(root))
+    finally:
+        torch.set_num_threads(old)
     return root, report
 
 
@@ -59,6 +68,8 @@ def test_local_in_process_runs_every_cell(spec, local_run):
     root, report = local_run
     assert report.counts == {"done": 2 * SEEDS, "skipped": 0, "failed": 0}
     assert len(values(spec, root / "results")) == 2 * SEEDS * 4  # recon_mse + 3 probe values
+    assert {r["protocol"]["torch_threads"] for r in read_records(root / "results", spec.name, "ci")} == {
+        DETERMINISTIC_THREADS}
 
 
 def test_ray_table_equals_local_table(spec, local_run, tmp_path):
