@@ -67,6 +67,11 @@ def test_a_value_whose_band_reaches_chance_is_refused_and_never_fails():
     drifts = {(d.row, d.metric): d for d in compare(spec, b, recs)}
     assert drifts[(0.5, "probe_linear_test_acc")].status == "REFUSED"
     assert not any(d.failed for d in drifts.values())
+    # a baseline written before the rule: its value at chance is refused when compared
+    old = {**b, "values": b["values"] + b["refused"]}
+    del old["refused"]
+    drifts = {(d.row, d.metric): d for d in compare(spec, old, recs)}
+    assert drifts[(0.5, "probe_linear_test_acc")].status == "REFUSED" and len(drifts) == len(compare(spec, b, recs))
     # the committed example itself
     example = [{"model": "vae", "row": 0.5, "metric": "probe_linear_test_acc", "mean": 0.1445},
                {"model": "vae", "row": 0.5, "metric": "probe_linear_chance", "mean": 0.1328}]

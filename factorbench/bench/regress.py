@@ -157,14 +157,19 @@ class Drift:
 def compare(spec: BenchmarkSpec, baseline: Dict[str, Any], records: List[Dict[str, Any]]) -> List[Drift]:
     now = {(c.model, c.row, c.metric): sum(c.values) / len(c.values)
            for c in _per_cell(records, spec.table).itertuples()}
+    # a baseline written before the refuse rule lists its values at chance among the others
+    refused = baseline.get("refused", []) + at_chance(baseline["values"], baseline["metrics"])
+    refused_keys = {(r["model"], r["row"], r["metric"]) for r in refused}
     out = []
     seen = set()
     for b in baseline["values"]:
         key = (b["model"], b["row"], b["metric"])
+        if key in refused_keys:
+            continue
         seen.add(key)
         value = now.get(key, math.nan)
         out.append(Drift(spec.name, *key, b["mean"], value, tolerance(baseline, b["metric"], b["mean"])))
-    for r in baseline.get("refused", []):
+    for r in refused:
         key = (r["model"], r["row"], r["metric"])
         seen.add(key)
         out.append(Drift(spec.name, *key, r["mean"], now.get(key, math.nan), r["tol"], refused=True))
