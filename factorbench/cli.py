@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -351,52 +350,43 @@ main.add_command(run)
 # ---------------------------------------------------------------------------- regress
 @main.command("regress")
 @click.option("--update", is_flag=True, help="Rewrite the baselines from this run instead of comparing.")
-@click.option("--bench", "names", multiple=True, help="Only these benchmarks (default: every spec with a ci preset).")
+@click.option("--bench", "names", multiple=True,
+              help="Only these benchmarks; 'metrics': the metric goldens (default: the goldens and every ci preset).")
 @click.option("--baselines", type=click.Path(file_okay=False), default=None, help="Baseline folder (default: results/baselines).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
-              help="Where to train (default: a fresh temporary folder). Finished runs found there are reused.")
+              help="Checkpoints, as bench run's --workdir (default: a fresh temporary folder). Finished runs found "
+                   "there are reused; values are always re-evaluated.")
 @device_option
 @click.pass_context
 def regress_cmd(ctx, update, names, baselines, workdir, device):
-    """Re-run the ci preset of each benchmark and compare with the stored baselines.
+    """Check the metric goldens and re-run the ci preset of each benchmark against the stored baselines.
 
-    Exits 1 and prints a diff table when a value moved by more than its tolerance
-    (see factorbench/bench/regress.py for how tolerances come from the seed spread).
+    Exits 1 and prints a diff table when a value moved by more than its tolerance (see
+    factorbench/bench/regress.py and goldens.py for the tolerances and the values refused
+    because their band reaches chance).
     """
-    from .bench.output import records_of_spec
-    from .bench.regress import compare, diff_table, make_baseline, read_baseline, write_baseline
-    from .bench.runner import RunOptions, run_benchmark
-    from .bench.spec import load_spec, spec_names
-    from .bench.store import read_records
+    from .bench.regress import diff_table, read_baseline, regress_names, run_regress
     from .device import resolve_device
     from .paths import baselines_dir
 
-    specs = [load_spec(n) for n in (names or spec_names())]
-    specs = [s for s in specs if "ci" in s.presets]
-    if not specs:
-        raise FactorbenchError("no benchmark with a ci preset to regress")
     base_dir = Path(baselines) if baselines else baselines_dir()
-    with tempfile.TemporaryDirectory(prefix="factorbench-regress-") as tmp:
-        root = Path(workdir) if workdir else Path(tmp)
-        drifts = []
-        for s in specs:
-            opts = RunOptions("ci", root / "runs", root / "results", None, resolve_device(device), progress_enabled(ctx))
-            run_benchmark(s, opts)
-            records = records_of_spec(s, "ci", read_records(opts.results, s.name, "ci"))
-            path = base_dir / f"{s.name}.json"
-            if update:
-                write_baseline(path, make_baseline(s, records))
-                click.echo(f"updated {path}")
-            else:
-                drifts += compare(s, read_baseline(path), records)
+    drifts, written = run_regress(regress_names(names), base_dir, Path(workdir) if workdir else None,
+                                  resolve_device(device), progress_enabled(ctx), update)
+    for path in written:
+        refused = read_baseline(path).get("refused", [])
+        click.echo(f"updated {path}" + (f" ({len(refused)} values refused: at chance)" if refused else ""))
+        for r in refused:
+            click.echo(f"  refused: {r['model']} {r['row']} {r['metric']}: {r['reason']}")
     if update:
         return
     click.echo(diff_table(drifts))
-    bad = [d for d in drifts if d.status != "ok"]
+    bad = [d for d in drifts if d.failed]
+    refused = len(drifts) - len([d for d in drifts if not d.refused])
+    note = f" ({refused} refused: at chance, not checked)" if refused else ""
     if bad:
-        click.echo(f"regress: {len(bad)} of {len(drifts)} values drifted or are missing", err=True)
+        click.echo(f"regress: {len(bad)} of {len(drifts)} values drifted or are missing{note}", err=True)
         sys.exit(1)
-    click.echo(f"regress: all {len(drifts)} values within tolerance")
+    click.echo(f"regress: all {len(drifts) - refused} checked values within tolerance{note}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,14 @@
 
 ``stage_seed(master, "train/init")`` hashes the master seed with the stage's name, so
 adding a stage never shifts the seeds of the others and two stages never share a stream.
+
+Threads. Float reductions on CPU split their work by torch's intra-op thread count, so the
+same run gives different last digits on 1, 2 or 16 threads (a Ray worker, a local run, a
+bigger machine). In deterministic mode training and evaluation therefore run on a fixed
+:data:`DETERMINISTIC_THREADS` threads (:func:`fixed_threads`), whatever the executor or the
+core count, and every record states it (``protocol["torch_threads"]``). One thread also
+makes k concurrent jobs on a machine cost about k times one job (no oversubscription);
+use ``--jobs N`` to fill the cores.
 """
 
 from __future__ import annotations
@@ -9,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 import numpy as np
 import torch
@@ -33,3 +43,22 @@ def set_deterministic(enabled: bool = True) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(enabled)
     torch.backends.cudnn.benchmark = not enabled
+
+
+#: torch intra-op threads of every training run and evaluation in deterministic mode
+DETERMINISTIC_THREADS = 1
+
+
+@contextmanager
+def fixed_threads(enabled: bool = True) -> Iterator[Optional[int]]:
+    """Run the block on :data:`DETERMINISTIC_THREADS` torch threads (restored afterwards);
+    yields that count, or None (threads left as they are) when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(DETERMINISTIC_THREADS)
+    try:
+        yield DETERMINISTIC_THREADS
+    finally:
+        torch.set_num_threads(old)

@@ -19,8 +19,9 @@ def _isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a module of tiny networks: threading only adds overhead there
-    (and stalls on a busy CPU); executors' workers also run one thread each, so in-process
-    runs compute bit-identical numbers. Use: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    (and stalls on a busy CPU). Deterministic training and bench cells pin their own count
+    (factorbench.seeding.fixed_threads); this covers the forward passes a test makes outside
+    them. Use: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
     import torch
 
     old = torch.get_num_threads()

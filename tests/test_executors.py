@@ -1,6 +1,9 @@
 """Executors (factorbench/bench/executors.py): the same grid gives the same table in-process,
 in a process pool and on Ray; a killed run completes only its missing cells; a failed cell
-is reported and the others finish; stage-1 cells are trained once, before their users."""
+is reported and the others finish; stage-1 cells are trained once, before their users.
+No test pins torch's threads to make runs agree: the in-process reference runs with three
+threads, a Ray or pool worker with one, and deterministic cells still agree byte for byte
+(seeding.fixed_threads)."""
 
 import os
 import signal
@@ -9,6 +12,7 @@ import sys
 import time
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from factorbench.bench import executors
@@ -20,12 +24,10 @@ from factorbench.bench.tables import MISSING, build_table, render_csv, render_ma
 from factorbench.cli import main
 from factorbench.errors import FactorbenchError
 from factorbench.metrics import EVALUATORS
+from factorbench.seeding import DETERMINISTIC_THREADS
 
 SPEC = "vae_beta_sweep"
 SEEDS = 2
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +52,15 @@ def values(spec, results):
 
 @pytest.fixture(scope="module")
 def local_run(spec, tmp_path_factory):
-    """The reference: every cell in this process, one after the other."""
+    """The reference: every cell in this process, one after the other, with the process on
+    three torch threads (a Ray worker runs one): the cells fix their own count."""
     root = tmp_path_factory.mktemp("local")
-    report = run_jobs(spec, spec.cells("ci", SEEDS), options(root))
+    old = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        report = run_jobs(spec, spec.cells("ci", SEEDS), options(root))
+    finally:
+        torch.set_num_threads(old)
     return root, report
 
 
@@ -60,6 +68,8 @@ def test_local_in_process_runs_every_cell(spec, local_run):
     root, report = local_run
     assert report.counts == {"done": 2 * SEEDS, "skipped": 0, "failed": 0}
     assert len(values(spec, root / "results")) == 2 * SEEDS * 4  # recon_mse + 3 probe values
+    assert {r["protocol"]["torch_threads"] for r in read_records(root / "results", spec.name, "ci")} == {
+        DETERMINISTIC_THREADS}
 
 
 def test_ray_table_equals_local_table(spec, local_run, tmp_path):
@@ -85,7 +95,7 @@ def test_killed_run_reruns_only_its_missing_cells(spec, local_run, tmp_path, mon
     """A real SIGKILL of `factorbench bench run` once its first cell is recorded, then a re-run."""
     cells = spec.cells("ci", SEEDS)
     opts = options(tmp_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = dict(os.environ)
     proc = subprocess.Popen([sys.executable, "-m", "factorbench", "--quiet", "bench", "run", SPEC, "--preset", "ci",
                              "--seeds", str(SEEDS), "--jobs", "1", "--device", "cpu", "--workdir", str(opts.workdir),
                              "--results", str(opts.results)], env=env,

@@ -35,6 +35,11 @@ corrupting it, and the driver needs no collection step. Only the small artefacts
 Ray itself: the resolved spec, the cell and the options are the task's (pickled) arguments,
 and a job returns ``None`` or its error text.
 
+Threads: a worker runs torch on ``cpus_per_job`` threads, except that a deterministic cell
+(the default) trains and evaluates on the fixed thread count of
+:func:`~factorbench.seeding.fixed_threads` wherever it runs, so in-process, pool and Ray
+runs give byte-identical tables on any machine.
+
 Progress: the driver shows one bar over the jobs, with done / running / failed / skipped.
 """
 

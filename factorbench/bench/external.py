@@ -20,7 +20,7 @@ import torch
 from ..errors import FactorbenchError
 from ..metrics import EVALUATORS, EvalContext
 from ..metrics.image_sources import folder_images
-from ..seeding import stage_seed
+from ..seeding import fixed_threads, stage_seed
 from .runner import RunOptions, load_splits
 from .spec import BenchmarkSpec, ExternalRow
 from .store import has_record, make_record, write_record
@@ -70,11 +70,14 @@ def evaluate_external(spec: BenchmarkSpec, opts: RunOptions, splits: Optional[Di
             ctx = EvalContext(FolderSamples(row.name, row.folder), train_ds, test_ds, device=opts.device,
                               seed=stage_seed(0, f"eval/{metric}"), batch_size=preset.eval_batch_size,
                               progress=opts.progress)
-            for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
+            with fixed_threads() as threads:  # as a deterministic cell's evaluation (seeding.py)
+                values = EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {}))
+            for value in values:
                 write_record(opts.results, make_record(
                     benchmark=spec.name, preset=opts.preset, cell_id=row.id, metric=value.metric, value=value.value,
                     model=row.name, dataset=dataclasses.asdict(row.dataset), hparams={"folder": str(row.folder)},
-                    train={}, grid=row.grid, seed=0, protocol=value.protocol, checkpoint=None, target=value.target,
+                    train={}, grid=row.grid, seed=0, protocol={**value.protocol, "torch_threads": threads}, checkpoint=None,
+                    target=value.target,
                 ))
             ran += 1
     return ran

@@ -23,7 +23,7 @@ from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
 from ..metrics import EVALUATORS, EvalContext
-from ..seeding import stage_seed
+from ..seeding import fixed_threads, stage_seed
 from ..train import TrainRun, train
 from ..train.checkpoint import load_model
 from ..train.trainer import is_finished
@@ -96,11 +96,22 @@ def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
 def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional[Dict[tuple, tuple]] = None) -> None:
     """Train (or resume) the cell's model, then evaluate each metric not yet recorded.
 
-    ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`)."""
+    ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`).
+    In deterministic mode (the cell's ``train.deterministic``) training and evaluation run on
+    a fixed torch thread count (:func:`~factorbench.seeding.fixed_threads`), the same in this
+    process, a pool worker or a Ray worker, and each record's protocol states it
+    (``torch_threads``; ``None``: not fixed)."""
     preset = spec.preset(opts.preset)
     missing = [m for m in preset.metrics_for(cell.model) if not has_records(spec, cell, opts, m)]
     if not missing:
         return
+    with fixed_threads(cell.train.deterministic) as threads:
+        _train_and_evaluate(spec, cell, opts, missing, splits, threads)
+
+
+def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missing: List[str],
+                        splits: Optional[Dict[tuple, tuple]], threads: Optional[int]) -> None:
+    preset = spec.preset(opts.preset)
     folder = train_cell(cell, opts)
     model = load_model(folder, opts.device)
     ds = cell.dataset
@@ -113,7 +124,8 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
             write_record(opts.results, make_record(
                 benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
                 model=cell.model, dataset=dataclasses.asdict(ds), hparams=config_to_dict(model.config),
-                train=dataclasses.asdict(cell.train), grid=cell.grid, seed=cell.seed, protocol=value.protocol,
+                train=cell.train.key(), grid=cell.grid, seed=cell.seed,
+                protocol={**value.protocol, "torch_threads": threads},
                 checkpoint=str(folder), target=value.target,
             ))
 

@@ -140,7 +140,7 @@ class Cell:
     @property
     def id(self) -> str:
         key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
-               "dataset": dataset_key(self.dataset), "train": vars(self.train)}
+               "dataset": dataset_key(self.dataset), "train": self.train.key()}
         if self.registered != self.model:
             key["registered"] = self.registered
         if self.init_from is not None:

@@ -10,7 +10,6 @@ CPU it ends with bit-identical weights to an uninterrupted run (tested).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..device import to_device
 from ..errors import FactorbenchError
 from ..fileio import atomic_torch_save
 from ..models import GenerativeModel, build_model
-from ..seeding import set_deterministic, stage_seed
+from ..seeding import fixed_threads, set_deterministic, stage_seed
 from ..versions import package_versions
 from .checkpoint import (
     CONFIG_FILE,
@@ -72,7 +71,7 @@ class TrainRun:
             "model_config": config_to_dict(model.config),
             "image_shape": list(model.image_shape),
             "dataset": {"name": self.dataset, "split": "train", "n": self.dataset_n, "seed": self.dataset_seed},
-            "train": dataclasses.asdict(self.train),
+            "train": self.train.key(),
             "seed": self.seed,
             "init_from": None if self.init_from is None else str(self.init_from),
         }
@@ -98,8 +97,16 @@ def train(
     """Train ``run`` into ``run.out``; with ``resume``, continue from its last checkpoint.
 
     ``on_step(step)`` is called after every optimisation step (and after that step's
-    checkpoint, if one was due); tests use it to interrupt a run.
+    checkpoint, if one was due); tests use it to interrupt a run. In deterministic mode the
+    run uses a fixed number of torch threads (:func:`~factorbench.seeding.fixed_threads`),
+    so its weights do not depend on the machine's core count or the executor.
     """
+    with fixed_threads(run.train.deterministic):
+        return _train(run, device, resume, progress, on_step)
+
+
+def _train(run: TrainRun, device: str, resume: bool, progress: bool,
+           on_step: Optional[Callable[[int], None]]) -> GenerativeModel:
     out = Path(run.out)
     if run.train.deterministic:
         set_deterministic(True)
@@ -142,6 +149,8 @@ def train(
     log = LossLog(out / LOSSES_FILE)
     log.truncate_after(step)
     phases = model.phases()
+    bf16 = run.train.precision == "bf16"
+    autocast_device = "cuda" if str(device).startswith("cuda") else "cpu"
     order, order_epoch = None, -1
     bar = tqdm(total=total, initial=step, desc=f"train {run.model}", disable=not progress, unit="step", leave=False)
     started = time.perf_counter()
@@ -160,7 +169,8 @@ def train(
             for phase in phases:
                 opt = optimizers[phase.optimizer]
                 opt.zero_grad(set_to_none=True)
-                losses = model.training_step(batch, phase.name)
+                with torch.autocast(autocast_device, dtype=torch.bfloat16, enabled=bf16):
+                    losses = model.training_step(batch, phase.name)
                 loss = losses["loss"]
                 if not torch.isfinite(loss):
                     raise FactorbenchError(
