@@ -48,7 +48,9 @@ LAYERS: Tuple[Tuple[int, str, Tuple[str, ...]], ...] = (
     (3, "metrics", ("factorbench.metrics",)),
     (4, "bench", ("factorbench.bench",)),
     (5, "report", ("factorbench.report",)),
-    (6, "cli", ("factorbench.cli", "factorbench.cli_run", "factorbench.__main__", "factorbench")),
+    # the command line and the public Python API (the package root, ``factorbench.api``)
+    (6, "cli", ("factorbench.cli", "factorbench.cli_run", "factorbench.cli_support", "factorbench.__main__",
+                "factorbench.api", "factorbench")),
 )
 
 #: (importing layer, imported layer) -> why, for pairs the ranks alone would allow
