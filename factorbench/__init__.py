@@ -1,7 +1,7 @@
 """factorbench: evaluation and benchmarking for generative models with factorised representations.
 
 Data flows one way: dataset -> model -> outputs -> metric -> result record -> table
-(see DESIGN.md in the project's shared folder).
+(see docs/architecture.md).
 """
 
 __version__ = "0.1.0"

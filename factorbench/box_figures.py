@@ -1,5 +1,5 @@
 """Box figures: images with their glimpses / detections drawn on (thesis §6.4, Figs 6.3,
-6.5, 6.7–6.10; SPEC §4.4).
+6.5, 6.7–6.10; docs/protocols.md §4.4).
 
 :func:`boxes_png` draws each image with its predicted boxes, box k in ``PALETTE[k %
 len(PALETTE)]`` (so colour = glimpse order, the same in every image), optionally its

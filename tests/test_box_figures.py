@@ -1,4 +1,4 @@
-"""Box figures (thesis Figs 6.3, 6.5, 6.7–6.10; SPEC §4.4): exact layout and box colours."""
+"""Box figures (thesis Figs 6.3, 6.5, 6.7–6.10; docs/protocols.md §4.4): exact layout and box colours."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Box AP and count errors (SPEC §4.4; thesis §6.4.1, Tables 6.1/6.3) on hand-made cases."""
+"""Box AP and count errors (docs/protocols.md §4.4; thesis §6.4.1, Tables 6.1/6.3) on hand-made cases."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Predicted boxes from JSON / CSV files (SPEC §3 External models, §4.4)."""
+"""Predicted boxes from JSON / CSV files (docs/protocols.md §3 External models, §4.4)."""
 
 import json
 

@@ -1,5 +1,5 @@
 """The vectorised ``average_precision`` against a plain, one-prediction-at-a-time
-transcription of the rules in ``factorbench/metrics/detection.py``'s docstring (SPEC §4.4;
+transcription of the rules in ``factorbench/metrics/detection.py``'s docstring (docs/protocols.md §4.4;
 thesis §6.4.1), on random sets with duplicates, score ties, empty images and images without
 ground truth: equal to 1e-12 under every matching rule, tie rule and protocol."""
 

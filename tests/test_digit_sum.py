@@ -1,4 +1,4 @@
-"""The digit-sum task (SPEC §4.4; thesis §6.4.2, Table 6.2): order invariance, an oracle
+"""The digit-sum task (docs/protocols.md §4.4; thesis §6.4.2, Table 6.2): order invariance, an oracle
 latent, the evaluator end to end on a tiny SAID, and clear errors."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""Fréchet distance with known answers (SPEC §4.1)."""
+"""Fréchet distance with known answers (docs/protocols.md §4.1)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Image metrics of SPEC §4.2: sharpness, reconstruction-classifier accuracies, posterior variance."""
+"""Image metrics of docs/protocols.md §4.2: sharpness, reconstruction-classifier accuracies, posterior variance."""
 
 import math
 

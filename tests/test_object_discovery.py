@@ -1,4 +1,4 @@
-"""The object_discovery evaluator (SPEC §4.4; Tables 6.1/6.3): known answers on stub models."""
+"""The object_discovery evaluator (docs/protocols.md §4.4; Tables 6.1/6.3): known answers on stub models."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The embedded synthetic datasets (SPEC §2.1) and their preview grids.
+"""The embedded synthetic datasets (docs/protocols.md §2.1) and their preview grids.
 
 Every registered synthetic dataset is checked against the sample contract (boxes are
 recomputed from the masks independently of the generators' helper), for determinism and

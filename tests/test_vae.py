@@ -5,7 +5,7 @@ import torch
 
 from factorbench.errors import FactorbenchError
 from factorbench.models import build_model
-from factorbench.models.vae.model import empirical_variance_nll, gaussian_kl, sum_squared_error
+from factorbench.models.distributions import empirical_variance_nll, gaussian_kl, reparameterise, sum_squared_error
 
 
 def test_gaussian_kl_known_values():
@@ -16,6 +16,21 @@ def test_gaussian_kl_known_values():
     assert torch.allclose(gaussian_kl(torch.ones(1, 4), torch.zeros(1, 4)), torch.tensor([2.0]))
     expected = 0.5 * (math.exp(2) - 3)
     assert torch.allclose(gaussian_kl(torch.zeros(1, 1), torch.full((1, 1), 2.0)), torch.tensor([expected]))
+
+
+def test_reparameterise_is_mean_plus_scaled_global_noise():
+    mu = torch.tensor([[1.0, -2.0, 0.5]])
+    logvar = torch.tensor([[0.0, math.log(4.0), math.log(0.25)]])
+    torch.manual_seed(3)
+    z = reparameterise(mu, logvar)
+    torch.manual_seed(3)
+    eps = torch.randn_like(mu)
+    assert torch.allclose(z, mu + eps * torch.tensor([[1.0, 2.0, 0.5]]))
+    # a vanishing variance gives back the mean; gradients reach both parameters
+    assert torch.allclose(reparameterise(mu, torch.full_like(mu, -60.0)), mu)
+    mu_r, logvar_r = mu.clone().requires_grad_(), logvar.clone().requires_grad_()
+    reparameterise(mu_r, logvar_r).sum().backward()
+    assert torch.equal(mu_r.grad, torch.ones_like(mu)) and logvar_r.grad.abs().sum() > 0
 
 
 def test_empirical_variance_nll_matches_formula_and_gradient():

@@ -1,4 +1,4 @@
-"""Preview grids of a dataset (SPEC §1 ``factorbench datasets show NAME --out grid.png``).
+"""Preview grids of a dataset (docs/protocols.md §1 ``factorbench datasets show NAME --out grid.png``).
 
 :func:`preview_grid` draws the first ``n`` samples of a dataset in a grid: each cell is
 the image upscaled (nearest neighbour) by an integer ``scale``, with per-object ``masks``

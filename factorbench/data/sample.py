@@ -1,4 +1,4 @@
-"""The one sample contract shared by every dataset (SPEC §2).
+"""The one sample contract shared by every dataset (docs/protocols.md §2).
 
 A sample is a dict:
 

@@ -1,4 +1,4 @@
-"""Metrics (SPEC §4): pure functions over tensors/arrays, plus thin evaluators.
+"""Metrics (docs/protocols.md §4): pure functions over tensors/arrays, plus thin evaluators.
 
 An *evaluator* is registered by name in :data:`EVALUATORS` and turns an
 :class:`EvalContext` (a trained model and its dataset splits) into metric values, each

@@ -1,4 +1,4 @@
-"""Object-discovery metrics: box AP and object-count errors (SPEC §4.4; thesis §6.4.1,
+"""Object-discovery metrics: box AP and object-count errors (docs/protocols.md §4.4; thesis §6.4.1,
 Tables 6.1 and 6.3).
 
 Boxes everywhere are ``(x0, y0, x1, y1)`` in pixels with x1/y1 exclusive (the datasets'
@@ -6,7 +6,7 @@ Boxes everywhere are ``(x0, y0, x1, y1)`` in pixels with x1/y1 exclusive (the da
 ``(x1 - x0) * (y1 - y0)`` (no VOC-style ``+1``). Pure functions over NumPy arrays (float64
 throughout); torch tensors are accepted wherever an array is (they are copied to the CPU).
 
-**Average precision** (:func:`average_precision`, SPEC §4.4; the protocol of SPAIR,
+**Average precision** (:func:`average_precision`, docs/protocols.md §4.4; the protocol of SPAIR,
 Crawford & Pineau 2019, that Table 6.1 reports, and of SPACE, Lin et al. 2020). For every
 IoU threshold τ:
 
@@ -111,7 +111,7 @@ INTERPOLATION = "VOC 11-point interpolated precision, recall compared exactly"
 
 @dataclass(frozen=True)
 class APResult:
-    """Average precision (SPEC §4.4): ``ap`` is the mean of ``ap_per_threshold`` over
+    """Average precision (docs/protocols.md §4.4): ``ap`` is the mean of ``ap_per_threshold`` over
     ``iou_thresholds``; ``protocol`` is "spair", "space" or "custom" (the threshold set)."""
 
     ap: float
@@ -133,7 +133,7 @@ class APResult:
 
 def protocol_thresholds(protocol: str) -> Tuple[float, ...]:
     """The IoU thresholds of a named AP protocol: "spair" (0.1:0.1:0.9) or "space"
-    (0.5:0.05:0.95) (SPEC §4.4)."""
+    (0.5:0.05:0.95) (docs/protocols.md §4.4)."""
     try:
         return PROTOCOL_THRESHOLDS[protocol]
     except KeyError:
@@ -176,7 +176,7 @@ def _pair_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def box_iou(boxes_a: Any, boxes_b: Any) -> np.ndarray:
     """(N, M) intersection over union of pixel xyxy boxes ``boxes_a`` (N, 4) and ``boxes_b``
-    (M, 4) (x1/y1 exclusive, area = (x1-x0)·(y1-y0); SPEC §4.4). A box with x1 <= x0 or
+    (M, 4) (x1/y1 exclusive, area = (x1-x0)·(y1-y0); docs/protocols.md §4.4). A box with x1 <= x0 or
     y1 <= y0 has zero area; a pair whose union is zero has IoU 0, never NaN."""
     a, b = _as_boxes(boxes_a, "boxes"), _as_boxes(boxes_b, "boxes")
     n, m = len(a), len(b)
@@ -316,7 +316,7 @@ def _eleven_point(tp: np.ndarray, scores: np.ndarray, n_ground_truth: int, merge
 def average_precision(pred_boxes: Sequence[Any], pred_scores: Sequence[Any], gt_boxes: Sequence[Any],
                       iou_thresholds: Union[Sequence[float], str] = SPAIR_THRESHOLDS,
                       matching: str = "reference", ties: str = "merge") -> APResult:
-    """Box AP over a dataset split (SPEC §4.4; thesis §6.4.1, Table 6.1).
+    """Box AP over a dataset split (docs/protocols.md §4.4; thesis §6.4.1, Table 6.1).
 
     ``pred_boxes[i]`` (K_i, 4) and ``pred_scores[i]`` (K_i,) are image i's predicted pixel
     xyxy boxes and confidences (higher = more confident); ``gt_boxes[i]`` (G_i, 4) its
@@ -375,20 +375,20 @@ def _counts(pred: Any, true: Any) -> Tuple[np.ndarray, np.ndarray]:
 
 def count_error_abs(pred: Any, true: Any) -> float:
     """Mean over images of |predicted count − true count| (objects per image): SPAIR's
-    ``count_1norm``, the "Object Count Error" of Tables 6.1/6.3 (SPEC §4.4)."""
+    ``count_1norm``, the "Object Count Error" of Tables 6.1/6.3 (docs/protocols.md §4.4)."""
     p, t = _counts(pred, true)
     return float(np.abs(p - t).mean())
 
 
 def count_error_01(pred: Any, true: Any) -> float:
     """Fraction of images whose predicted count differs from the true count (the 0–1 count
-    error, SPEC §4.4), in [0, 1]."""
+    error, docs/protocols.md §4.4), in [0, 1]."""
     p, t = _counts(pred, true)
     return float((p != t).mean())
 
 
 def count_error_rel(pred: Any, true: Any) -> float:
-    """SPACE's relative count error (SPEC §4.4): mean over images of
+    """SPACE's relative count error (docs/protocols.md §4.4): mean over images of
     |predicted − true| / true. The ratio is undefined for an image with no objects, so
     images with true count 0 are left out of the mean (SPACE's code would divide by zero);
     if no image has an object this is an error."""
@@ -400,7 +400,7 @@ def count_error_rel(pred: Any, true: Any) -> float:
 
 
 def count_errors(pred: Any, true: Any) -> Dict[str, float]:
-    """The three count errors of SPEC §4.4 by name: ``count_error_abs``, ``count_error_01``,
+    """The three count errors of docs/protocols.md §4.4 by name: ``count_error_abs``, ``count_error_01``,
     ``count_error_rel`` (the last is NaN when no image has an object)."""
     p, t = _counts(pred, true)
     out = {"count_error_abs": count_error_abs(p, t), "count_error_01": count_error_01(p, t)}
@@ -410,7 +410,7 @@ def count_errors(pred: Any, true: Any) -> Dict[str, float]:
 
 def detections_to_lists(det: "Detections", keep_only: bool) -> Tuple[List[np.ndarray], List[np.ndarray]]:
     """Per-image (boxes (K_i, 4) float64 pixels xyxy, scores (K_i,) float64) from a
-    :class:`~factorbench.models.objects.Detections` batch, in candidate order (SPEC §4.4).
+    :class:`~factorbench.models.objects.Detections` batch, in candidate order (docs/protocols.md §4.4).
 
     ``keep_only=True`` keeps only the candidates the model counts (``det.keep``): SAID's
     protocol (glimpses after the stop rule are dropped) and SPACE's (z_pres > 0.5).

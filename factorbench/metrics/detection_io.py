@@ -1,4 +1,4 @@
-"""Predicted boxes from files, so any detector can be scored (SPEC §3 "External models",
+"""Predicted boxes from files, so any detector can be scored (docs/protocols.md §3 "External models",
 §4.4; thesis §6.4.1).
 
 Two formats, both in pixel xyxy coordinates of the evaluated split's images (x1/y1
@@ -106,7 +106,7 @@ def _open_text(path: Path) -> str:
 
 
 def read_predictions_json(path, n_images: int) -> BoxPredictions:
-    """Predictions from a JSON file in the format of the module docstring (SPEC §3 External
+    """Predictions from a JSON file in the format of the module docstring (docs/protocols.md §3 External
     models), for a split of ``n_images`` images."""
     path, n_images = Path(path), _check_n_images(n_images)
     text = _open_text(path)
@@ -147,7 +147,7 @@ def read_predictions_json(path, n_images: int) -> BoxPredictions:
 
 def read_predictions_csv(path, n_images: int) -> BoxPredictions:
     """Predictions from a CSV file with header ``index,x0,y0,x1,y1,score`` (one row per box;
-    module docstring; SPEC §3 External models), for a split of ``n_images`` images."""
+    module docstring; docs/protocols.md §3 External models), for a split of ``n_images`` images."""
     path, n_images = Path(path), _check_n_images(n_images)
     lines = _open_text(path).splitlines()
     try:
@@ -192,7 +192,7 @@ def read_predictions_csv(path, n_images: int) -> BoxPredictions:
 
 def read_predictions(path, n_images: int) -> BoxPredictions:
     """Predictions from a ``.json`` or ``.csv`` file (chosen by suffix; module docstring;
-    SPEC §3 External models), for a split of ``n_images`` images."""
+    docs/protocols.md §3 External models), for a split of ``n_images`` images."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -206,7 +206,7 @@ def write_predictions_json(path, boxes: Sequence[Any], scores: Sequence[Any]) ->
     """Write per-image predictions (``boxes[i]`` (K_i, 4) pixel xyxy, ``scores[i]`` (K_i,),
     image i of the split) atomically in the JSON format of the module docstring, every image
     listed (empty ones too), so factorbench's own models export what external ones import
-    (SPEC §3). Returns the path."""
+    (docs/protocols.md §3). Returns the path."""
     if len(boxes) != len(scores):
         raise FactorbenchError(f"{len(boxes)} box sets but {len(scores)} score sets")
     images = []

@@ -1,4 +1,4 @@
-"""The digit-sum downstream task (SPEC §4.4; thesis §6.4.2, Table 6.2).
+"""The digit-sum downstream task (docs/protocols.md §4.4; thesis §6.4.2, Table 6.2).
 
 Task: return the sum of the digits of a Multi-MNIST image (``multi-digits-5``: exactly 5
 digits per image, image label ``sum``). A 3-layer MLP (:class:`DigitMLP`) maps each glimpse

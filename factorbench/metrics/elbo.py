@@ -14,7 +14,7 @@ from typing import Dict
 import torch
 
 from ..errors import FactorbenchError
-from ..models.vae.model import gaussian_kl
+from ..models.distributions import gaussian_kl
 from .reconstruction import sse_per_image
 
 

@@ -1,4 +1,4 @@
-"""Probes on BFVAE's two codes (thesis §5.4.1 Table 5.2, §5.4.3 Table 5.7; SPEC §4.3).
+"""Probes on BFVAE's two codes (thesis §5.4.1 Table 5.2, §5.4.3 Table 5.7; docs/protocols.md §4.3).
 
 "We train a two-layer MLP classifier to classify both z_b and z_f. This is a good indicator
 to show the amount of information in the latent space" (§5.4.1): for each label (shape,

@@ -1,4 +1,4 @@
-"""Fréchet distance between Gaussians fitted to features (FID's core; SPEC §4.1).
+"""Fréchet distance between Gaussians fitted to features (FID's core; docs/protocols.md §4.1).
 
     d² = ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}
 

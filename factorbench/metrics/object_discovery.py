@@ -1,5 +1,5 @@
 """The ``object_discovery`` evaluator: box AP and object-count errors of an object model on
-the test split (SPEC §4.4; thesis §6.4.1, Tables 6.1 and 6.3).
+the test split (docs/protocols.md §4.4; thesis §6.4.1, Tables 6.1 and 6.3).
 
 Every object model (SAID, SPAIR, SPACE, ...) exposes ``glimpse(x[, k]) -> Detections``;
 the arithmetic lives in :mod:`factorbench.metrics.detection`. On the first ``n`` test

@@ -1,4 +1,4 @@
-"""Latent probes (SPEC §4.3): how much of a label can a classifier read off μ?
+"""Latent probes (docs/protocols.md §4.3): how much of a label can a classifier read off μ?
 
 ``linear_probe``: multinomial logistic regression (Table 4.1's linear classifier) on
 standardised features; ``mlp_probe``: two layers, 256 hidden units (Tables 5.2, 5.7).

@@ -1,4 +1,4 @@
-"""Classifier accuracy of reconstructions (SPEC §4.2; thesis §3.2.2, §3.5, Tables 3.1/3.2).
+"""Classifier accuracy of reconstructions (docs/protocols.md §4.2; thesis §3.2.2, §3.5, Tables 3.1/3.2).
 
 The thesis passes reconstructions to "a simple classifier which consists of 2 layers of CNN
 and a layer of MLP", trained on the raw training set (84 % on raw CIFAR-10), and reports

@@ -1,4 +1,4 @@
-"""Reconstruction error (SPEC §4.2; thesis Tables 3.1/3.2).
+"""Reconstruction error (docs/protocols.md §4.2; thesis Tables 3.1/3.2).
 
 The thesis's values (≈54 for a CIFAR-10 VAE) fit a per-image *sum* of squared errors with
 pixels in [0, 1] (3072 values, ≈0.018 per value), so ``recon_mse`` is exactly that:

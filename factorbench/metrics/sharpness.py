@@ -1,4 +1,4 @@
-"""Sharpness: the luminance-normalised Laplacian (SPEC §4.2; thesis §3.2.1, eq. 3.4).
+"""Sharpness: the luminance-normalised Laplacian (docs/protocols.md §4.2; thesis §3.2.1, eq. 3.4).
 
 The thesis measures sharpness "as a function of its Laplacian, normalized by the local
 average luminance around each pixel" (San Pedro & Siersdorfer 2009, §3.1.2) and reports

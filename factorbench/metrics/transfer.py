@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from ..data.convert import convert_images
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
-from ..models.vae.model import gaussian_kl
+from ..models.distributions import gaussian_kl
 from .evaluate import map_batches
 from .probes import ProbeResult, linear_classifier
 
@@ -106,7 +106,7 @@ def mean_kl_to_prior(mu, logvar) -> float:
     """Mean over images of KL(N(μ, exp(logvar)) || N(0, I)), in nats (Table 4.1's "KL").
 
     ``mu`` and ``logvar`` are (N, D) arrays or tensors (one row per image); the KL of a row
-    is summed over its D dimensions (:func:`~factorbench.models.vae.model.gaussian_kl`).
+    is summed over its D dimensions (:func:`~factorbench.models.distributions.gaussian_kl`).
     """
     mu_t = torch.as_tensor(np.asarray(mu), dtype=torch.float64)
     logvar_t = torch.as_tensor(np.asarray(logvar), dtype=torch.float64)

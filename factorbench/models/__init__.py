@@ -1,4 +1,4 @@
-"""Models (SPEC §3); importing this registers all of them."""
+"""Models (docs/protocols.md §3); importing this registers all of them."""
 
 from .base import MODELS, GenerativeModel, Phase, build_model, register_model  # noqa: F401
 from . import vae  # noqa: F401

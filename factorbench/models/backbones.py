@@ -1,4 +1,4 @@
-"""Encoder/decoder pairs by backbone name, shared by the VAE and BFVAE (SPEC §3).
+"""Encoder/decoder pairs by backbone name, shared by the VAE and BFVAE (docs/protocols.md §3).
 
 - ``conv`` / ``conv3``: the small conv networks of :mod:`.blocks` (§5.4.1; §4.4), 4 or 3
   stride-2 stages;
@@ -12,9 +12,9 @@ from typing import Sequence
 
 from torch import nn
 
+from .backbone_names import BACKBONES, RESNET
 from .blocks import ConvDecoder, ConvEncoder
 from .resnet import ResNetEncoder, ResNetGenerator
-from .vae.config import BACKBONES, RESNET
 
 
 def build_encoder(backbone: str, image_shape: Sequence[int], out_features: int, base_channels: int) -> nn.Module:

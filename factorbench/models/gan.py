@@ -1,4 +1,4 @@
-"""Shared GAN machinery (thesis §3.2.1, eq. 3.2; DCGAN, SNGAN, LSR-GAN; SPEC §3).
+"""Shared GAN machinery (thesis §3.2.1, eq. 3.2; DCGAN, SNGAN, LSR-GAN; docs/protocols.md §3).
 
 Two phases per batch, "trained in the usual tick-tock fashion": the discriminator on real
 images and detached fakes, then the generator on fresh fakes of the same z. Subclasses set

@@ -1,4 +1,4 @@
-"""What the grid-cell object models SPAIR and SPACE share (thesis §6.4; SPEC §3).
+"""What the grid-cell object models SPAIR and SPACE share (thesis §6.4; docs/protocols.md §3).
 
 SPAIR (Crawford & Pineau 2019, "Spatially invariant unsupervised object detection with
 convolutional neural networks") and SPACE (Lin et al. 2020, "SPACE: unsupervised
@@ -55,10 +55,6 @@ def cell_indices(grid: int, device=None) -> torch.Tensor:
     """(G·G, 2) integer (column, row) of each cell in raster order (k = row·G + column)."""
     rows, cols = torch.meshgrid(torch.arange(grid, device=device), torch.arange(grid, device=device), indexing="ij")
     return torch.stack([cols.reshape(-1), rows.reshape(-1)], dim=1).float()
-
-
-def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
 
 def concrete_sample(logits: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""What object models share (thesis Chapter 6; SPEC §3 SAID/SPAIR/SPACE, §4.4).
+"""What object models share (thesis Chapter 6; docs/protocols.md §3 SAID/SPAIR/SPACE, §4.4).
 
 - :class:`Detections`, the one output form of every object model (SAID, SPAIR, SPACE) and
   of external predictions: per image K candidate boxes in pixels (x0, y0, x1, y1; x1/y1

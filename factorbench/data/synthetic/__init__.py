@@ -1,4 +1,4 @@
-"""The embedded synthetic datasets (SPEC §2.1); importing a module registers it."""
+"""The embedded synthetic datasets (docs/protocols.md §2.1); importing a module registers it."""
 
 from . import digits_rgb  # noqa: F401
 from . import multi_digits  # noqa: F401

@@ -1,4 +1,4 @@
-"""Base class of the embedded synthetic datasets (SPEC §2.1): generate once, cache on disk.
+"""Base class of the embedded synthetic datasets (docs/protocols.md §2.1): generate once, cache on disk.
 
 A subclass sets the class attributes and implements :meth:`generate`, a pure function of
 (split, n, rng) returning an :data:`~factorbench.data.sample.ArrayDict`. The split's

@@ -1,6 +1,6 @@
 """``digits-rgb``: class-labelled colour digits for the classifier metrics of Chapter 3.
 
-SPEC §2.1: scikit-learn digits upsampled to 32x32 and colourised with random foreground and
+docs/protocols.md §2.1: scikit-learn digits upsampled to 32x32 and colourised with random foreground and
 background colours, 10 classes. Each image also gets a small random shift and scale so
 that the classes are not memorised pixel-for-pixel. Train and test use disjoint source
 digits (:mod:`.digit_source`). Fields: image, mask (the stroke, thresholded at 0.5),

@@ -1,6 +1,6 @@
 """``multi-digits`` and ``multi-digits-5``: Multi-MNIST-like scenes (thesis §6.4, Table 6.1).
 
-SPEC §2.1, following the thesis's geometry exactly: handwritten digits of 20x20 pixels are
+docs/protocols.md §2.1, following the thesis's geometry exactly: handwritten digits of 20x20 pixels are
 placed on a black 84x84 canvas (composed by pixel-wise max), then the whole image is
 resized to 64x64 (area averaging). ``multi-digits`` has 1-5 digits per image (uniform);
 ``multi-digits-5`` exactly 5 (the digit-sum task). Digits come from

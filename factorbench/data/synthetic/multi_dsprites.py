@@ -1,6 +1,6 @@
 """``multi-dsprites``: coloured sprites on a coloured background (thesis §6.4, §6.4.5).
 
-SPEC §2.1: like DeepMind's ``colored_on_colored`` Multi-dSprites. A 64x64 image holds 1-4
+docs/protocols.md §2.1: like DeepMind's ``colored_on_colored`` Multi-dSprites. A 64x64 image holds 1-4
 sprites (uniform), each a square, ellipse or heart at a random position, scale and
 rotation; the background and every sprite take a colour from {0, 63, 127, 191, 255}^3, a
 sprite never the background's colour (two sprites may share one, as in the original).

@@ -1,4 +1,4 @@
-"""Shared drawing helpers of the synthetic scene generators (SPEC §2.1).
+"""Shared drawing helpers of the synthetic scene generators (docs/protocols.md §2.1).
 
 Shapes are polygons in continuous pixel coordinates (pixel ``(i, j)`` covers
 ``[i, i+1) x [j, j+1)``). :func:`render_coverage` rasterises one at ``SUPERSAMPLE`` times the

@@ -1,6 +1,6 @@
 """``shapes2d-rgb``: 2D multi-object scenes on a red, green or blue background.
 
-SPEC §2.1: the embedded stand-in for the thesis's CLEVR re-rendered with red, green and
+docs/protocols.md §2.1: the embedded stand-in for the thesis's CLEVR re-rendered with red, green and
 blue backgrounds (§5.4.1 "Multi-object datasets", Fig 5.8), where BFVAE swaps foregrounds
 and backgrounds. A 64x64 image has a plain pure red, green or blue background and 1-4
 objects (uniform): circles, squares and triangles (randomly rotated) in CLEVR's eight

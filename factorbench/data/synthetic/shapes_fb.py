@@ -1,6 +1,6 @@
 """``shapes-fb`` and ``shapes-fb-black``: the foreground/background toy set of §5.4.1.
 
-SPEC §2.1 / thesis §5.4.1 (Fig 5.4, Table 5.2): one shape from {square, star, circle,
+docs/protocols.md §2.1 / thesis §5.4.1 (Fig 5.4, Table 5.2): one shape from {square, star, circle,
 triangle} near the centre of a 64x64 image, object and background colours from {red,
 green, blue, dark green}, never the same colour. Each shape has a small random size,
 rotation and offset from the centre. Shapes are drawn anti-aliased; ``mask`` is the binary

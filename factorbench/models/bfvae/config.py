@@ -1,11 +1,12 @@
-"""Configuration of BFVAE (thesis §5.3, eq. 5.3; §5.4.1; §5.4.3; SPEC §3)."""
+"""Configuration of BFVAE (thesis §5.3, eq. 5.3; §5.4.1; §5.4.3; docs/protocols.md §3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ...errors import FactorbenchError
-from ..vae.config import BACKBONE_NAMES, LIKELIHOODS
+from ..backbone_names import BACKBONE_NAMES
+from ..vae.config import LIKELIHOODS
 
 
 @dataclass

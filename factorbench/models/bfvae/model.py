@@ -22,7 +22,7 @@ Choices where the thesis leaves room (each from its text):
   "the two VAEs are trained simultaneously" (§5.1) on one loss, so L_b's gradient flows
   into E_f too (eq. 5.2's expectation is over q(z|x) = q(z_b|x)q(z_f|f)). Nothing is
   detached; E_f still only ever sees f, so z_f cannot carry background information.
-- Both reconstruction terms use the VAE's likelihood (:mod:`..vae.model`): the empirical
+- Both reconstruction terms use the VAE's likelihood (:mod:`..distributions`, as in the VAE): the empirical
   variance Gaussian (each term with its own σ̂²) or the sum of squared errors.
 - The deterministic helpers (``encode_parts`` for probes, ``reconstruct``, ``swap``,
   ``background``, ``add_objects``, ``interpolate``) come from :mod:`.two_codes` and use
@@ -47,16 +47,12 @@ import torch
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
 from ..backbones import build_decoder, build_encoder
-from ..vae.model import empirical_variance_nll, gaussian_kl, sum_squared_error
+from ..distributions import empirical_variance_nll, gaussian_kl, reparameterise, sum_squared_error
 from .config import BFVAEConfig
 from .two_codes import TwoCodeModel
 
 NEEDS_MASK = ("bfvae needs each image's foreground mask (batch['mask'], shape (B,1,H,W)): use a dataset with a "
               "'mask' field (shapes-fb, shapes-fb-black, shapes2d-rgb, digits-rgb), or attribute_mode")
-
-
-def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
 
 @register_model("bfvae")

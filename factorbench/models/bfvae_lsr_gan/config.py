@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...errors import FactorbenchError
+from ..backbone_names import BACKBONE_NAMES
 from ..bfvae.config import BFVAEConfig
 from ..gan import check_gan_config
-from ..vae.config import BACKBONE_NAMES
 
 
 @dataclass

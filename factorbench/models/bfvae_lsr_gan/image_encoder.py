@@ -23,8 +23,8 @@ import torch
 from ...errors import FactorbenchError
 from ..backbones import build_encoder
 from ..base import register_model
-from ..bfvae.model import BFVAE, reparameterise
-from ..vae.model import gaussian_kl
+from ..bfvae.model import BFVAE
+from ..distributions import gaussian_kl, reparameterise
 from .config import BFVAEImageEncoderConfig
 from .init import orthogonal_init_
 

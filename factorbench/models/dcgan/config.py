@@ -1,4 +1,4 @@
-"""Configuration of the DCGAN baseline (thesis §3.5.3; Radford et al., 2015; SPEC §3)."""
+"""Configuration of the DCGAN baseline (thesis §3.5.3; Radford et al., 2015; docs/protocols.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DCGAN baseline (thesis §3.5.3, Figs 3.11-3.12; Radford et al., 2015; SPEC §3).
+"""DCGAN baseline (thesis §3.5.3, Figs 3.11-3.12; Radford et al., 2015; docs/protocols.md §3).
 
 Generator: z is projected by a 4x4 transposed convolution to a 4x4 map, then 4x4 stride-2
 transposed convolutions with batch norm and ReLU double the side up to the image. Radford

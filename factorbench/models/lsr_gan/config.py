@@ -1,12 +1,12 @@
-"""Configuration of LSR-GAN (thesis §3.2.1, eq. 3.3; §3.5; SPEC §3)."""
+"""Configuration of LSR-GAN (thesis §3.2.1, eq. 3.3; §3.5; docs/protocols.md §3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ...errors import FactorbenchError
+from ..backbone_names import BACKBONE_NAMES
 from ..gan import check_gan_config
-from ..vae.config import BACKBONE_NAMES
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Configurations of SAID and of the simple error-map network (thesis §6.2; SPEC §3 SAID).
+"""Configurations of SAID and of the simple error-map network (thesis §6.2; docs/protocols.md §3 SAID).
 
 Every field says where its default comes from: a thesis section, or "thesis silent" with
 the reason for the value chosen.

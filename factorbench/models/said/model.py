@@ -22,7 +22,7 @@ Losses of glimpse t (per image, averaged over the batch), all in nats:
 
 - L_vae (eq. 6.1) = −log p(ε(t)|ε̂(t)) + KL(q(z(t)|ε(t)) || N(0, I)), the reconstruction
   term under the empirical-variance Gaussian of §1.1 (the batch of patches'
-  σ̂², :func:`~factorbench.models.vae.model.empirical_variance_nll`);
+  σ̂², :func:`~factorbench.models.distributions.empirical_variance_nll`);
 - L_res (eq. 6.2) = code length of Δ(t+1) − code length of Δ(t), where an image's
   residual costs (D/2)(log 2πσ̂² + 1) with σ̂² its own empirical variance (§6.2.1: "N
   log σ ... N the number of pixels times the number of colour channels"),
@@ -98,7 +98,7 @@ from torch import nn
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, Phase, register_model
 from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches, paste_patches, pixels_to_boxes
-from ..vae.model import empirical_variance_nll, gaussian_kl
+from ..distributions import empirical_variance_nll, gaussian_kl, reparameterise
 from .config import SAIDConfig
 
 #: width of the hidden fully connected layer of every network here (thesis silent; the
@@ -142,10 +142,6 @@ def normal_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor,
     """KL(N(mu, e^logvar) || N(prior_mu, e^prior_logvar)), diagonal, summed over the last dim."""
     ratio = (logvar - prior_logvar).exp()
     return 0.5 * (ratio + (mu - prior_mu).pow(2) / prior_logvar.exp() - 1.0 - (logvar - prior_logvar)).sum(-1)
-
-
-def reparameterise(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
 
 
 def downsample(x: torch.Tensor, side: int) -> torch.Tensor:
@@ -464,7 +460,7 @@ class GlimpseModel(GenerativeModel):
         return Detections(boxes=boxes, scores=order.expand(b, k).clone(), latents=trace.latents, keep=trace.keep)
 
     def glimpse(self, x: torch.Tensor, k: Optional[int] = None) -> Detections:
-        """Object candidates (SPEC §4.4): K boxes in pixels, scores K − t (glimpse order),
+        """Object candidates (docs/protocols.md §4.4): K boxes in pixels, scores K − t (glimpse order),
         latents (posterior means), keep (SAID: the glimpses before the stop rule fires).
         Glimpse t of every image has the same score; AP takes such ties as one point of the
         precision/recall curve, so it does not depend on the order of the images

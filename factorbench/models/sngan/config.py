@@ -1,4 +1,4 @@
-"""Configuration of the SNGAN baseline (thesis §5.4.2; Miyato et al., 2018; SPEC §3).
+"""Configuration of the SNGAN baseline (thesis §5.4.2; Miyato et al., 2018; docs/protocols.md §3).
 
 §5.4.2: "we use the same architecture of our LSR-GAN to train a SNGAN", i.e. the ResNet
 generator of LSR-GAN and a discriminator of residual blocks with spectral norm.

@@ -1,4 +1,4 @@
-"""SNGAN baseline (thesis §5.4.2, Tables 5.3-5.4, Fig 5.10; Miyato et al., 2018; SPEC §3).
+"""SNGAN baseline (thesis §5.4.2, Tables 5.3-5.4, Fig 5.10; Miyato et al., 2018; docs/protocols.md §3).
 
 "For a fair comparison, we use the same architecture of our LSR-GAN to train a SNGAN":
 the ResNet generator of LSR-GAN (:class:`~factorbench.models.resnet.ResNetGenerator`),

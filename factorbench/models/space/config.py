@@ -1,4 +1,4 @@
-"""Configuration of SPACE (Lin et al. 2020; thesis §6.4; SPEC §3).
+"""Configuration of SPACE (Lin et al. 2020; thesis §6.4; docs/protocols.md §3).
 
 Sources of the defaults: "thesis" = thesis §6.4 (3x3 grid on 64x64; "For SPACE and our
 model, we use the same architecture of the encoder, and the channel of the latent space is

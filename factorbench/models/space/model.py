@@ -72,9 +72,9 @@ from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
 from ..object_cells import (MIN_HALF_SIZE, CellObjectModel, GlimpseVAE, GridBackbone, bernoulli_kl, bilinear_resize,
                             cell_indices, clipped_adam, composite, concrete_sample, finite_or_raise, grid_pool,
-                            linear_anneal, normal_kl, reparameterise)
+                            linear_anneal, normal_kl)
+from ..distributions import gaussian_kl, reparameterise
 from ..objects import check_trainable_on, crop_patches
-from ..vae.model import gaussian_kl
 from .config import SPACEConfig
 
 #: bound on the z_pres log-odds (code: 8.8·tanh)

@@ -1,4 +1,4 @@
-"""Configuration of SPAIR (Crawford & Pineau 2019; thesis §6.4; SPEC §3).
+"""Configuration of SPAIR (Crawford & Pineau 2019; thesis §6.4; docs/protocols.md §3).
 
 Sources of the defaults: "thesis" = thesis §6.4 ("For SPACE and SPAIR, we set the grid
 size as 3x3"; for SPAIR "we maintain the original architecture of the encoder, but

@@ -68,10 +68,9 @@ from torch import nn
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, register_model
 from ..object_cells import (MIN_HALF_SIZE, CellObjectModel, GlimpseVAE, GridBackbone, bernoulli_kl, clipped_adam,
-                            composite, concrete_sample, finite_or_raise, log_exponential_anneal, mlp, normal_kl,
-                            reparameterise)
+                            composite, concrete_sample, finite_or_raise, log_exponential_anneal, mlp, normal_kl)
+from ..distributions import gaussian_kl, reparameterise
 from ..objects import check_trainable_on, crop_patches
-from ..vae.model import gaussian_kl
 from .config import SPAIRConfig
 
 #: (row, column) offsets of the neighbours a cell conditions on: all earlier in raster order

@@ -1,17 +1,13 @@
-"""Configuration of the VAE / β-VAE (thesis §1.1, §3.2.2; SPEC §3)."""
+"""Configuration of the VAE / β-VAE (thesis §1.1, §3.2.2; docs/protocols.md §3)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ...errors import FactorbenchError
+from ..backbone_names import BACKBONE_NAMES
 
 LIKELIHOODS = ("empirical", "constant")
-#: conv backbone name -> number of stride-2 conv stages (models/blocks.py)
-BACKBONES = {"conv": 4, "conv3": 3}
-#: the ResNet backbone of §3.5 (models/resnet.py); its depth follows the image side
-RESNET = "resnet"
-BACKBONE_NAMES = (*BACKBONES, RESNET)
 
 
 @dataclass

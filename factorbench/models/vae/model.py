@@ -20,27 +20,8 @@ import torch
 
 from ..base import GenerativeModel, register_model
 from ..backbones import build_decoder, build_encoder
+from ..distributions import MIN_VARIANCE, empirical_variance_nll, gaussian_kl, reparameterise, sum_squared_error
 from .config import VAEConfig
-
-MIN_VARIANCE = 1e-10  # keeps log σ̂² finite for a perfect reconstruction
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) per row, in nats."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
-
-
-def empirical_variance_nll(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Per-image Gaussian NLL with σ² set to the batch's empirical residual variance (§1.1)."""
-    per_value = x[0].numel()
-    variance = (x - x_hat).pow(2).mean().clamp_min(MIN_VARIANCE)
-    return 0.5 * per_value * (torch.log(2 * math.pi * variance) + 1.0)
-
-
-def sum_squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Per-image Σ(x−x̂)², averaged over the batch (constant variance σ² = 1/2)."""
-    return (x - x_hat).pow(2).flatten(1).sum(dim=1).mean()
-
 
 @register_model("vae")
 class VAE(GenerativeModel):
@@ -99,7 +80,7 @@ class VAE(GenerativeModel):
     def training_step(self, batch: Dict[str, Any], phase: str) -> Dict[str, torch.Tensor]:
         x = batch["image"]
         mu, logvar = self.encode(x)
-        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        z = reparameterise(mu, logvar)
         x_hat = self.decode(z)
         rec = self.reconstruction_nll(x, x_hat)
         kl = gaussian_kl(mu, logvar).mean()
