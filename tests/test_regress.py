@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 
 from factorbench.bench import goldens
-from factorbench.bench.regress import at_chance, chance_metric, compare, make_baseline, read_baseline, tolerance
+from factorbench.bench.regress import at_chance, chance_metric, compare, compare_goldens, make_baseline, read_baseline, tolerance
 from factorbench.bench.runner import checkpoint_dir
 from factorbench.bench.spec import load_spec, spec_names
 from factorbench.cli import main
@@ -120,17 +120,17 @@ def test_metric_goldens_hold_to_1e_6(tmp_path):
     committed = committed_goldens()
     assert committed["tolerance_rule"] == goldens.TOLERANCE_RULE
     values = cheap_goldens(tmp_path)
-    drifts = [d for d in goldens.compare_goldens(committed, values) if (d.model, d.row, d.metric) in values]
+    drifts = [d for d in compare_goldens(committed, values) if (d.model, d.row, d.metric) in values]
     assert len(drifts) == len(values) >= 12
     assert all(d.status == "ok" for d in drifts), [d for d in drifts if d.status != "ok"]
-    assert {d.metric for d in goldens.compare_goldens(committed, {})} >= {"fid_direct", "fid_saved", "fid_clean"}
+    assert {d.metric for d in compare_goldens(committed, {})} >= {"fid_direct", "fid_saved", "fid_clean"}
 
 
 def test_a_golden_moved_by_2e_6_relative_drifts(tmp_path):
     values = cheap_goldens(tmp_path)
     key = ("detection", "predictions file, 12 images", "ap_spair")
     values[key] *= 1 + 2e-6
-    bad = [d for d in goldens.compare_goldens(committed_goldens(), values)
+    bad = [d for d in compare_goldens(committed_goldens(), values)
            if (d.model, d.row, d.metric) in values and d.status != "ok"]
     assert [(d.model, d.row, d.metric) for d in bad] == [key]
 
@@ -141,7 +141,7 @@ def test_a_frechet_distance_without_its_mean_term_fails_its_golden(tmp_path, mon
     real = frechet.frechet_distance
     monkeypatch.setattr(frechet, "frechet_distance", lambda mu1, s1, mu2, s2, *a: real(mu1, s1, mu1, s2, *a))
     values = cheap_goldens(tmp_path)
-    bad = [d for d in goldens.compare_goldens(committed_goldens(), values)
+    bad = [d for d in compare_goldens(committed_goldens(), values)
            if (d.model, d.row, d.metric) in values and d.status != "ok"]
     assert [d.metric for d in bad] == ["frechet_distance"]
 

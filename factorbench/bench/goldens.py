@@ -189,19 +189,3 @@ def make_goldens(values: Dict[Key, float]) -> Dict[str, Any]:
             "inputs": "fixed, generated in factorbench/bench/goldens.py",
             "values": [{"group": g, "inputs": i, "metric": m, "value": v} for (g, i, m), v in sorted(values.items())],
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_commit": git_commit(), "versions": package_versions()}
-
-
-def compare_goldens(baseline: Dict[str, Any], values: Dict[Key, float]) -> list:
-    """:class:`~.regress.Drift` rows of the goldens (model column: the group; row: the inputs)."""
-    from .regress import Drift
-
-    if baseline.get("benchmark") != GOLDENS or not isinstance(baseline.get("values"), list):
-        raise FactorbenchError(f"the metric goldens file is not a {GOLDENS!r} baseline; rewrite it with "
-                               f"`factorbench regress --bench {GOLDENS} --update`")
-    out, seen = [], set()
-    for b in baseline["values"]:
-        key = (b["group"], b["inputs"], b["metric"])
-        seen.add(key)
-        out.append(Drift(GOLDENS, *key, b["value"], values.get(key, float("nan")), golden_tolerance(b["value"])))
-    out += [Drift(GOLDENS, *key, float("nan"), v, float("nan")) for key, v in values.items() if key not in seen]
-    return out

@@ -221,7 +221,7 @@ def run_regress(names, base_dir: Path, workdir: Optional[Path], device: str, pro
     With ``update`` each baseline is rewritten instead of compared (no drifts). Checkpoints go
     to ``workdir/checkpoints`` (default: a temporary folder), records to a fresh temporary
     folder (see the module docstring)."""
-    from .goldens import GOLDENS, compare_goldens, compute_goldens, make_goldens
+    from .goldens import GOLDENS, compute_goldens, make_goldens
     from .output import records_of_spec
     from .runner import RunOptions, run_benchmark
     from .spec import load_spec
@@ -253,3 +253,19 @@ def run_regress(names, base_dir: Path, workdir: Optional[Path], device: str, pro
             else:
                 drifts += compare(spec, read_baseline(path), records)
     return drifts, written
+
+
+def compare_goldens(baseline: Dict[str, Any], values: Dict[Key, float]) -> list:
+    """:class:`Drift` rows of the goldens (model column: the group; row: the inputs)."""
+    from .goldens import GOLDENS, golden_tolerance
+
+    if baseline.get("benchmark") != GOLDENS or not isinstance(baseline.get("values"), list):
+        raise FactorbenchError(f"the metric goldens file is not a {GOLDENS!r} baseline; rewrite it with "
+                               f"`factorbench regress --bench {GOLDENS} --update`")
+    out, seen = [], set()
+    for b in baseline["values"]:
+        key = (b["group"], b["inputs"], b["metric"])
+        seen.add(key)
+        out.append(Drift(GOLDENS, *key, b["value"], values.get(key, float("nan")), golden_tolerance(b["value"])))
+    out += [Drift(GOLDENS, *key, float("nan"), v, float("nan")) for key, v in values.items() if key not in seen]
+    return out
