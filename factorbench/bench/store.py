@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 from .. import __version__
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_json
+from ..paths import safe_component
 from ..versions import git_commit, package_versions
 
 
@@ -25,6 +26,9 @@ def records_dir(results: Path, benchmark: str, preset: str) -> Path:
 
 def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric: str,
                 target: Optional[str] = None) -> Path:
+    parts = [cell_id, metric] + ([] if target is None else [target])
+    for part, what in zip([benchmark, preset] + parts, ("benchmark", "preset", "cell id", "metric", "target")):
+        safe_component(part, f"record {what}")
     name = f"{cell_id}.{metric}" + ("" if target is None else f"@{target}")
     return records_dir(results, benchmark, preset) / f"{name}.json"
 
