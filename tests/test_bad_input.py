@@ -105,3 +105,106 @@ def test_png_header_claiming_30000x30000_is_one_line(tmp_path):
         with pytest.raises(FactorbenchError, match=r"a.png: not a readable (mask )?image \(.*decompression bomb") as excinfo:
             read()
         one_line(excinfo)
+
+
+# --------------------------------------------------------------------------- counts (item 4)
+
+import json  # noqa: E402
+
+import torch  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from factorbench.cli import main  # noqa: E402
+from factorbench.metrics.sources import SourceOptions, resolve  # noqa: E402
+
+
+@pytest.fixture
+def ten_pngs(tmp_path):
+    folder = tmp_path / "ten"
+    folder.mkdir()
+    for i in range(10):
+        Image.fromarray(np.full((8, 8, 3), 20 * i, dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    return folder
+
+
+@pytest.mark.parametrize("flag,value", [("--n", "-5"), ("--n", "0"), ("--batch-size", "0"), ("--batch-size", "-1")])
+def test_counts_must_be_positive_on_the_command_line(ten_pngs, flag, value):
+    result = CliRunner().invoke(main, ["run", "sharpness", str(ten_pngs), flag, value])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{flag}'" in result.output and "x>=1" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_count_used_is_the_count_asked_for(ten_pngs):
+    result = CliRunner().invoke(main, ["run", "sharpness", str(ten_pngs), "--n", "3"])
+    assert result.exit_code == 0 and "over 3 images" in result.output, result.output
+    result = CliRunner().invoke(main, ["run", "sharpness", str(ten_pngs), "--n", "20"])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"Error: {ten_pngs} has 10 images; --n 20 asks for more (lower --n)"
+    with pytest.raises(FactorbenchError, match=r"n must be a positive whole number, got -5"):
+        resolve(str(ten_pngs), SourceOptions(n=-5))
+    with pytest.raises(FactorbenchError, match=r"batch_size must be a positive whole number, got 0"):
+        resolve(str(ten_pngs), SourceOptions(batch_size=0))
+    assert resolve(str(ten_pngs), SourceOptions(n=4)).source["n"] == 4
+
+
+def test_train_counts_are_checked_by_the_cli(tmp_path):
+    for flag in ("--batch-size", "--epochs", "--n-train"):
+        result = CliRunner().invoke(main, ["train", "vae", "--dataset", "digits-rgb", flag, "0",
+                                           "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2 and f"Invalid value for '{flag}'" in result.output
+    assert not (tmp_path / "x").exists()
+
+
+# --------------------------------------------------------------------------- checkpoints (items 8, 9)
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from factorbench.train import TrainConfig, TrainRun, train
+
+    out = tmp_path_factory.mktemp("ckpt") / "vae"
+    train(TrainRun("vae", {"latent_dim": 2, "base_channels": 2}, "digits-rgb", out, dataset_n=32,
+                   train=TrainConfig(epochs=1, batch_size=32)), progress=False)
+    return out
+
+
+def copy_checkpoint(src, dst):
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_weights_of_another_dtype_are_refused_not_cast(tiny_checkpoint, tmp_path):
+    from factorbench.train.checkpoint import load_model
+
+    folder = copy_checkpoint(tiny_checkpoint, tmp_path / "c")
+    state = torch.load(folder / "model.pt", weights_only=True)
+    key = next(k for k, v in state.items() if v.is_floating_point())
+    state[key] = state[key].round().to(torch.int64)  # integer weights, silently cast before
+    torch.save(state, folder / "model.pt")
+    with pytest.raises(FactorbenchError, match=rf"weights in .*model.pt: {key} is int64, the model built from "
+                                               r".*config.json expects float32") as excinfo:
+        load_model(folder)
+    one_line(excinfo)
+    load_model(tiny_checkpoint)  # the untouched one still loads
+
+
+def test_checkpoint_config_without_dataset_is_one_line(tiny_checkpoint, tmp_path):
+    folder = copy_checkpoint(tiny_checkpoint, tmp_path / "c")
+    config = json.loads((folder / "config.json").read_text())
+    del config["dataset"]
+    (folder / "config.json").write_text(json.dumps(config))
+    for cmd in (["run", "mse", str(folder)], ["run", "sharpness", str(folder), "--sampling", "test", "--n", "2"]):
+        result = CliRunner().invoke(main, cmd)
+        assert result.exit_code == 1, result.output
+        assert result.output.strip() == f"Error: {folder / 'config.json'} is missing 'dataset'; not a factorbench checkpoint"
+
+
+def test_folder_with_weights_but_no_config_is_not_a_checkpoint(tiny_checkpoint, tmp_path):
+    folder = copy_checkpoint(tiny_checkpoint, tmp_path / "c")
+    (folder / "config.json").unlink()
+    result = CliRunner().invoke(main, ["run", "sharpness", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"Error: {folder} is not a checkpoint: it holds model.pt, trainer.pt but no "
+                                     "config.json (the file that says which model to build)")
