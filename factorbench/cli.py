@@ -83,7 +83,7 @@ def datasets_list() -> None:
 @click.argument("name")
 @click.option("--out", type=click.Path(dir_okay=False), required=True, help="PNG file to write.")
 @click.option("--split", default="train", show_default=True)
-@click.option("-n", "--n", "count", default=16, show_default=True, help="Number of images in the grid.")
+@click.option("-n", "--n", "count", type=click.IntRange(min=1), default=16, show_default=True, help="Number of images in the grid.")
 @click.option("--seed", default=0, show_default=True, help="Dataset generation seed.")
 def datasets_show(name: str, out: str, split: str, count: int, seed: int) -> None:
     """Draw a grid of NAME's images with masks and boxes overlaid."""
@@ -100,8 +100,8 @@ def datasets_show(name: str, out: str, split: str, count: int, seed: int) -> Non
 
 @datasets.command("prepare")
 @click.argument("name")
-@click.option("--n-train", type=int, default=None, help="Training-split size (default: the dataset's).")
-@click.option("--n-test", type=int, default=None, help="Test-split size (default: the dataset's).")
+@click.option("--n-train", type=click.IntRange(min=1), default=None, help="Training-split size (default: the dataset's).")
+@click.option("--n-test", type=click.IntRange(min=1), default=None, help="Test-split size (default: the dataset's).")
 @click.option("--seed", default=0, show_default=True)
 def datasets_prepare(name: str, n_train: Optional[int], n_test: Optional[int], seed: int) -> None:
     """Build every split of NAME (train, test, and val where it has one) and cache it."""
@@ -136,10 +136,10 @@ def _parse_sets(pairs: Tuple[str, ...]) -> dict:
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Model config override, e.g. --set beta=4.")
-@click.option("--epochs", type=int, default=None)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--checkpoint-every", type=int, default=None, help="Steps between checkpoints (default: every epoch).")
-@click.option("--n-train", type=int, default=None, help="Training-split size (default: the dataset's).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=None, help="Steps between checkpoints (default: every epoch).")
+@click.option("--n-train", type=click.IntRange(min=1), default=None, help="Training-split size (default: the dataset's).")
 @click.option("--init-from", type=click.Path(file_okay=False), default=None,
               help="Finished checkpoint to start from: the same model (fine-tuning, §4.4.2) or a stage-1 model "
                    "(e.g. the VAE of an lsr_gan, §3.2.1). Images are converted to its input shape.")
@@ -191,7 +191,7 @@ def bench_list() -> None:
 @bench.command("run")
 @click.argument("spec")
 @click.option("--preset", default="quick", show_default=True, type=click.Choice(["ci", "quick", "paper"]))
-@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the preset's).")
+@click.option("--seeds", type=click.IntRange(min=1), default=None, help="Number of seeds (default: the preset's).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None, help="Checkpoints (default: ./runs).")
 @click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
 @click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")

@@ -28,12 +28,12 @@ def _progress(ctx) -> bool:
 
 
 def source_options(f):
-    f = click.option("--n", "n", type=int, default=None,
+    f = click.option("--n", "n", type=click.IntRange(min=1), default=None,
                      help="Images per side (default: all of a folder/dataset; a checkpoint matches the other side).")(f)
     f = click.option("--sampling", type=click.Choice(["random", "test"]), default="random", show_default=True,
                      help="How a checkpoint makes images: decode z ~ N(0,I), or reconstruct its test images.")(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling from a checkpoint.")(f)
-    f = click.option("--batch-size", type=int, default=32, show_default=True)(f)
+    f = click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)(f)
     f = click.option("--device", default=None, metavar="cpu|cuda", help="Default: cuda if available, else cpu.")(f)
     return f
 
@@ -115,7 +115,7 @@ def _steps(side: dict) -> str:
 @click.argument("fake")
 @click.argument("real")
 @click.option("--mode", type=click.Choice(["direct", "saved", "clean"]), default="saved", show_default=True)
-@click.option("--subsets", type=int, default=100, show_default=True, help="Number of random subsets (torch-fidelity).")
+@click.option("--subsets", type=click.IntRange(min=1), default=100, show_default=True, help="Number of random subsets (torch-fidelity).")
 @fid_options
 @source_options
 @click.pass_context
@@ -180,7 +180,7 @@ def _print_values(values, as_json: bool) -> None:
 @click.option("--dataset", "dataset_name", default=None,
               help="Dataset whose ground-truth boxes score a predictions file (default for a checkpoint: its own).")
 @click.option("--split", default="test", show_default=True, help="Split of --dataset the predictions are for.")
-@click.option("--n", "n_images", type=int, default=1000, show_default=True, help="Images scored (the first n).")
+@click.option("--n", "n_images", type=click.IntRange(min=1), default=1000, show_default=True, help="Images scored (the first n).")
 @click.option("--candidates", type=click.Choice(["all", "kept"]), default="all", show_default=True,
               help="Boxes both APs rank: all the model proposes (SAID's K glimpses, every SPAIR/SPACE cell) or kept.")
 @click.option("--gt-boxes", type=click.Choice(["tight", "frame"]), default="tight", show_default=True,
@@ -220,7 +220,7 @@ def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, f
 
 @run.command("mse")
 @click.argument("checkpoint")
-@click.option("--n", "n_test", type=int, default=None, help="Test images (default: the whole test split).")
+@click.option("--n", "n_test", type=click.IntRange(min=1), default=None, help="Test images (default: the whole test split).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--device", default=None, metavar="cpu|cuda")
 def run_mse(checkpoint, n_test, as_json, device):
@@ -233,7 +233,7 @@ def run_mse(checkpoint, n_test, as_json, device):
 @run.command("recon-acc")
 @click.argument("checkpoint")
 @click.option("--label", default=None, help="Which label the classifier predicts (default: the dataset's only one).")
-@click.option("--n", "n_test", type=int, default=None, help="Test images (default: the whole test split).")
+@click.option("--n", "n_test", type=click.IntRange(min=1), default=None, help="Test images (default: the whole test split).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--device", default=None, metavar="cpu|cuda")
 def run_recon_acc(checkpoint, label, n_test, as_json, device):

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 
@@ -37,3 +38,21 @@ def default_workdir() -> Path:
 
 def default_results_dir() -> Path:
     return Path(os.environ.get("FACTORBENCH_RESULTS", "results"))
+
+
+#: what a name that becomes one path component may look like: letters, digits and ``._+-``,
+#: starting with a letter or digit (so no "..", no leading dot, no separator, not absolute)
+_COMPONENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+
+
+def safe_component(value: object, what: str) -> str:
+    """``value`` if it can be one file or folder name under an output folder, else a one-line
+    error naming ``what``. Spec names, model/variant names, metric names and targets become
+    parts of record, table, figure and checkpoint paths; ``name = "../../x"`` must not write
+    outside ``--results``."""
+    from .errors import FactorbenchError
+
+    if not isinstance(value, str) or not _COMPONENT.fullmatch(value) or ".." in value:
+        raise FactorbenchError(f"{what} must be a plain name (letters, digits, '.', '_', '+', '-'; no '/', "
+                               f"no '..', not absolute), got {value!r}")
+    return value

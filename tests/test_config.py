@@ -38,3 +38,47 @@ def test_stage_seeds_are_stable_and_distinct():
     seeds = {stage_seed(m, s) for m in range(3) for s in ("train/init", "train/noise", "eval/x")}
     assert len(seeds) == 9
     assert all(0 <= s < 2**31 for s in seeds)
+
+
+# --------------------------------------------------------------------------- ranges (issue 18, item 9)
+
+def _model_configs():
+    import dataclasses
+
+    from factorbench.models import MODELS
+
+    for name in MODELS.names():
+        cls = MODELS.get(name).config_class
+        yield name, cls, {f.name for f in dataclasses.fields(cls)}
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("lr", -1, r"lr must be positive"), ("lr", 0, r"lr must be positive"),
+    ("adam_beta1", 1.5, r"adam_beta1 must be in \[0, 1\), got 1\.5"),
+    ("adam_beta2", 1.0, r"adam_beta2 must be in \[0, 1\), got 1\.0"),
+    ("base_channels", 0, r"base_channels must be (at least 1|positive)"),
+])
+def test_every_model_config_checks_optimiser_and_width_ranges(key, value, expected):
+    checked = 0
+    for name, cls, fields in _model_configs():
+        if key not in fields:
+            continue
+        with pytest.raises(FactorbenchError, match=expected) as excinfo:
+            config_from_dict(cls, {key: value}, where=f"model {name}")
+        assert "\n" not in str(excinfo.value)
+        checked += 1
+    assert checked >= 3  # vae, bfvae, the GANs, SAID all have it
+
+
+def test_missing_required_key_and_non_table_are_one_line():
+    @dataclass
+    class Needs:
+        name: str
+        size: int = 1
+
+    with pytest.raises(FactorbenchError, match=r"where: missing key\(s\) name"):
+        config_from_dict(Needs, {"size": 2}, where="where")
+    with pytest.raises(FactorbenchError, match=r"where: expected a table of settings \(key = value\), got 'abc'"):
+        config_from_dict(Needs, "abc", where="where")
+    with pytest.raises(FactorbenchError, match=r"where.rate: expected a number, got 'x'"):
+        config_from_dict(Example, {"rate": "x"}, where="where")

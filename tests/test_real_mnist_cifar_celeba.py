@@ -467,3 +467,44 @@ def test_cli_data_root_lists_and_shows_a_real_dataset(tmp_path, monkeypatch):
                                       "--out", str(out)])
     assert shown.exit_code == 0, shown.output
     assert Image.open(out).size[0] > 32
+
+
+class _WritesMarker:
+    """Unpickling this calls open(marker, "w"): a file appears if the loader runs the pickle's code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+class _ObjectArray:
+    def __reduce__(self):
+        return (np.array, ([1, 2],))
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar10_pickle_that_would_run_code_is_refused(root, protocol):
+    """Issue 18, item 1: a crafted data_batch_1 under the data root must not run code."""
+    folder = write_cifar(root)
+    marker = root / "marker"
+    evil = {b"data": _WritesMarker(marker), b"labels": [0]}
+    (folder / "data_batch_1").write_bytes(pickle.dumps(evil, protocol=protocol))
+    with pytest.raises(FactorbenchError, match=r"data_batch_1: refused: the pickle asks for (builtins|io)\.open") as excinfo:
+        get_dataset("cifar10", "train")
+    one_line_error(excinfo)
+    assert not marker.exists()
+    # official-format files still read at every protocol, str or bytes keys
+    write_cifar_batch(folder / "data_batch_1", [cifar_image(0), cifar_image(1)], [0, 1])
+    assert len(get_dataset("cifar10", "train")) == 10
+
+
+def test_cifar10_unpickler_admits_only_numeric_arrays(root):
+    folder = write_cifar(root)
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": np.array(["a"], dtype=object), b"labels": [0]}))
+    with pytest.raises(FactorbenchError, match=r"test_batch: refused: the pickle asks for an array of dtype object"):
+        get_dataset("cifar10", "test")
+    (folder / "test_batch").write_bytes(pickle.dumps({b"data": _ObjectArray(), b"labels": [0]}))
+    with pytest.raises(FactorbenchError, match=r"refused: the pickle asks for numpy.*array"):
+        get_dataset("cifar10", "test")

@@ -86,7 +86,8 @@ def test_variants_train_a_registered_model_under_their_own_name(tmp_path):
     assert (ablated.model, ablated.registered) == ("said_no_alpha", "said")
     assert ablated.model_config == {"glimpses": 3, "alpha": False} and plain.model_config == {"glimpses": 3}
     assert plain.id != ablated.id
-    bad = load_spec(write(tmp_path, """
+    with pytest.raises(FactorbenchError, match="alpha_channel"):  # at load: every cell's config is checked
+        load_spec(write(tmp_path, """
         name = "v"
         title = "V"
         [base]
@@ -99,5 +100,58 @@ def test_variants_train_a_registered_model_under_their_own_name(tmp_path):
         rows = "model"
         columns = ["ap_spair"]
     """))
-    with pytest.raises(FactorbenchError, match="alpha_channel"):
-        bad.cells("ci")
+
+
+# --------------------------------------------------------------------------- bad specs: one line at load
+# (issue 18, items 2, 7 and 9)
+
+def _one_line(excinfo) -> str:
+    assert "\n" not in str(excinfo.value)
+    return str(excinfo.value)
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", "..", ".hidden", "", "a\\b"])
+def test_spec_name_that_would_leave_the_results_folder_is_refused(tmp_path, name):
+    with pytest.raises(FactorbenchError, match=r"s.toml: name must be a plain name") as excinfo:
+        load_spec(write(tmp_path, BASE.replace('name = "s"', f"name = {name!r}".replace("'", '"'))))
+    _one_line(excinfo)
+
+
+def test_variant_model_and_target_names_become_paths_so_are_checked(tmp_path):
+    variant = BASE.replace('models = ["vae"]', 'models = ["../v"]\nvariants = { "../v" = { model = "vae" } }')
+    with pytest.raises(FactorbenchError, match=r"model name must be a plain name.*'\.\./v'"):
+        load_spec(write(tmp_path, variant))
+    from factorbench.bench.store import record_path
+
+    with pytest.raises(FactorbenchError, match=r"record target must be a plain name"):
+        record_path(tmp_path, "s", "ci", "abc", "transfer_acc", target="../../etc")
+
+
+def test_unknown_table_column_and_metric_are_errors_at_load(tmp_path):
+    with pytest.raises(FactorbenchError, match=r"s.toml table: column 'recon_msee' is no value of the spec's metrics "
+                                               r"\(they produce: recon_mse\)"):
+        load_spec(write(tmp_path, BASE.replace('columns = ["recon_mse"]', 'columns = ["recon_msee"]')))
+    with pytest.raises(FactorbenchError, match=r"preset ci: unknown metric 'recon_mze'"):
+        load_spec(write(tmp_path, BASE.replace('metrics = ["recon_mse"]', 'metrics = ["recon_mze"]')))
+
+
+def test_spec_without_models_says_which_key_is_missing(tmp_path):
+    with pytest.raises(FactorbenchError, match=r"s.toml preset ci: missing key\(s\) models") as excinfo:
+        load_spec(write(tmp_path, BASE.replace('models = ["vae"]', "")))
+    _one_line(excinfo)
+
+
+def test_bad_grid_values_and_ranges_are_errors_at_load(tmp_path):
+    with pytest.raises(FactorbenchError, match=r"preset ci model vae\.beta: expected a number, got 'x'"):
+        load_spec(write(tmp_path, BASE.replace("grid = { beta = [1.0, 2.0] }", 'grid = { beta = ["x"] }')))
+    with pytest.raises(FactorbenchError, match=r"preset ci model vae .*: vae: lr must be positive, got -1\.0"):
+        load_spec(write(tmp_path, BASE.replace("model = { latent_dim = 8 }", "model = { latent_dim = 8, lr = -1 }")))
+
+
+def test_dataset_given_as_a_string_says_a_table_is_expected(tmp_path):
+    body = BASE.replace('dataset = { name = "digits-rgb", n_train = 100 }', 'dataset = "digits-rgb"')
+    body = body.replace("dataset = { n_test = 50 }\n", "")
+    with pytest.raises(FactorbenchError, match=r"preset ci.dataset: expected a table (of settings )?\(key = value\), "
+                                               r"got 'digits-rgb'") as excinfo:
+        load_spec(write(tmp_path, body))
+    assert "unknown key" not in _one_line(excinfo)

@@ -64,8 +64,14 @@ def test_markdown_bolds_best_by_direction_and_marks_missing(spec):
     md = render_markdown(build_table(spec, "ci", records(), show_thesis=False))
     lines = [l for l in md.splitlines() if l.startswith("|")]
     assert lines[0] == "| β | MSE | probe_linear_test_acc (%) |"
-    assert lines[2] == "| 0.5 | **2.00 ± 1.00** | 60.00 ± 14.14 |"  # lower MSE is better
-    assert lines[3] == "| 1.0 | 12.00 ± 2.83 | **90.00** |"  # higher accuracy is better
+    assert lines[2] == "| 0.5 | **2.00 ± 1.00** | 60.00 ± 14.14 (2/3 seeds) |"  # lower MSE is better
+    # cells with fewer seeds than the table say so and are never bold (issue 18, item 6)
+    assert lines[3] == "| 1.0 | 12.00 ± 2.83 (2/3 seeds) | 90.00 (1/3 seeds) |"
+    complete = [r for r in records() if r["metric"] == "probe_linear_test_acc"]
+    complete += [rec("vae", 1.0, "probe_linear_test_acc", s, 0.9) for s in (1, 2)]
+    complete += [rec("vae", 0.5, "probe_linear_test_acc", 2, 0.6)]
+    md_complete = render_markdown(build_table(spec, "ci", complete, show_thesis=False))
+    assert "| 1.0 | — | **90.00 ± 0.00** |" in md_complete  # higher accuracy is better
     assert "over 3 seed(s) (0, 1, 2)" in md and "recon_mse: a test metric." in md
 
 
@@ -78,7 +84,7 @@ def test_stderr_spread(spec):
 def test_missing_cell_is_a_dash(spec):
     recs = records() + [rec("vae", 2.0, "recon_mse", 0, 5.0)]
     md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
-    assert "| 2.0 | 5.00 | — |" in md
+    assert "| 2.0 | 5.00 (1/3 seeds) | — |" in md
 
 
 def test_thesis_numbers_beside_ours(spec):
@@ -144,7 +150,7 @@ def test_collapse_replaces_the_numbers_and_rows_can_be_models(tmp_path):
         title = "Models as rows"
         [base]
         models = ["vae", "lsr_gan"]
-        metrics = ["recon_mse"]
+        metrics = ["recon_mse", "samples"]
         dataset = { name = "digits-rgb" }
         [presets.ci]
         [table]
@@ -176,3 +182,50 @@ def test_tables_show_only_the_current_cells_of_the_spec():
     seed5 = spec.cells("ci", seeds=6)[5]
     later = {**rec("vae", seed5.grid["beta"], "recon_mse", 5, 2.0), "cell": seed5.id}
     assert records_of_spec(spec, "ci", [current, later]) == [current, later]  # --seeds N runs count
+
+
+# --------------------------------------------------------------------------- NaN and bad records (issue 18, items 6, 9)
+
+def test_nan_value_is_shown_and_the_seed_count_is_true(spec):
+    recs = [rec("vae", 0.5, "recon_mse", s, v) for s, v in enumerate([1.0, float("nan"), 3.0])]
+    recs += [rec("vae", 1.0, "recon_mse", s, v) for s, v in enumerate([5.0, 6.0, 7.0])]
+    recs += [rec("vae", 2.0, "recon_mse", s, None) for s in range(3)]  # null: could not be computed
+    table = build_table(spec, "ci", recs, show_thesis=False)
+    md = render_markdown(table)
+    # before: "| 0.5 | **2.00 ± 1.41** |", bold and as if complete, caption "over 3 seed(s)"
+    assert "| 0.5 | 2.00 ± 1.41 (2/3 seeds; 1 NaN) | — |" in md
+    assert "| 1.0 | **6.00 ± 1.00** | — |" in md  # the best complete row is bold
+    assert "| 2.0 | NaN (0/3 seeds; 3 NaN) | — |" in md
+    assert "over 3 seed(s)" in md
+    csv = render_csv(table).splitlines()
+    header = csv[0].split(",")
+    row = dict(zip(header, next(l for l in csv if l.startswith("β,0.5,vae,,recon_mse")).split(",")))
+    assert (row["n"], row["n_nan"], row["seeds_expected"]) == ("2", "1", "3")
+
+
+def test_record_value_that_is_not_a_number_is_one_line(spec):
+    with pytest.raises(Exception, match=r"value must be a number, found 'x'") as excinfo:
+        build_table(spec, "ci", [rec("vae", 0.5, "recon_mse", 0, "x")], show_thesis=False)
+    assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize("content,message", [
+    ('{"note": "look at seed 2"}', r"notes.json is not a result record \(expected a JSON object with cell, metric"),
+    ('[1, 2]', r"a.recon_mse.json is not a result record"),
+    ('{"cell": "a", "metric": "recon_mse", "value": "1.5", "model": "vae", "seed": 0}',
+     r"a.recon_mse.json: 'value' must be a number \(null or NaN .*\), found '1.5'"),
+    ('{"cell": "a", "metric": "recon_mse", "model": "vae", "seed": 0}', r"is not a result record"),
+    ('{"cell": "a", "metric": "recon_mse", "value": 1.0, "model": "vae", "seed": "0"}',
+     r"'seed' must be a whole number, found '0'"),
+])
+def test_stray_or_malformed_record_files_are_one_line(tmp_path, content, message):
+    from factorbench.bench.store import read_records, records_dir
+    from factorbench.errors import FactorbenchError
+
+    folder = records_dir(tmp_path, "b", "ci")
+    folder.mkdir(parents=True)
+    name = "notes.json" if "note" in content else "a.recon_mse.json"
+    (folder / name).write_text(content)
+    with pytest.raises(FactorbenchError, match=message) as excinfo:
+        read_records(tmp_path, "b", "ci")
+    assert "\n" not in str(excinfo.value) and name in str(excinfo.value)

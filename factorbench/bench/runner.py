@@ -79,7 +79,8 @@ def train_cell(cell: Cell, opts: RunOptions) -> Path:
     run = TrainRun(cell.registered, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
                    dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed, init_from=source,
                    image_shape=cell.dataset.image_shape)
-    train(run, device=opts.device, resume=True, progress=opts.progress)
+    # wait=None: another process training the same cell is waited for; its run is then finished
+    train(run, device=opts.device, resume=True, progress=opts.progress, wait=None)
     return folder
 
 

@@ -21,6 +21,7 @@ from ..config import config_from_dict
 from ..errors import FactorbenchError
 from ..paths import benchmarks_dir
 from ..train.config import TrainConfig
+from .spec_checks import check_spec
 
 PRESETS = ("ci", "quick", "paper")
 #: the grid parameter that varies the dataset (its values are dataset names) instead of a
@@ -299,4 +300,6 @@ def load_spec(name_or_path: str) -> BenchmarkSpec:
         for name in PRESETS if name in raw["presets"]
     }
     table = config_from_dict(TableSpec, raw["table"], where=f"{path.name} table")
-    return BenchmarkSpec(raw["name"], raw["title"], path, presets, table, raw.get("description", ""))
+    spec = BenchmarkSpec(raw["name"], raw["title"], path, presets, table, raw.get("description", ""))
+    check_spec(spec)
+    return spec

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 from .. import __version__
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_json
+from ..paths import safe_component
 from ..versions import git_commit, package_versions
 
 
@@ -25,6 +26,9 @@ def records_dir(results: Path, benchmark: str, preset: str) -> Path:
 
 def record_path(results: Path, benchmark: str, preset: str, cell_id: str, metric: str,
                 target: Optional[str] = None) -> Path:
+    parts = [cell_id, metric] + ([] if target is None else [target])
+    for part, what in zip([benchmark, preset] + parts, ("benchmark", "preset", "cell id", "metric", "target")):
+        safe_component(part, f"record {what}")
     name = f"{cell_id}.{metric}" + ("" if target is None else f"@{target}")
     return records_dir(results, benchmark, preset) / f"{name}.json"
 
@@ -66,12 +70,39 @@ def has_record(results: Path, benchmark: str, preset: str, cell_id: str, metric:
     return record_path(results, benchmark, preset, cell_id, metric, target).exists()
 
 
+#: keys every record has, and what their values must be (checked when records are read)
+RECORD_KEYS = {"model": "a name", "metric": "a name", "seed": "a whole number",
+               "value": "a number (null or NaN for a value that could not be computed)"}
+
+
+def check_record(record: Any, path: Path) -> Dict[str, Any]:
+    """``record`` if it is a result record, else a one-line error naming the file and field."""
+    if not isinstance(record, dict) or not {"metric", "value", "cell"} <= set(record):
+        raise FactorbenchError(f"{path} is not a result record (expected a JSON object with cell, metric, value, "
+                               "...; records are <cell id>.<metric>.json): move it out of the records folder")
+    for key, expected in RECORD_KEYS.items():
+        value = record.get(key)
+        if not _fits(value, expected):
+            raise FactorbenchError(f"result record {path}: {key!r} must be {expected}, found {value!r}")
+    return record
+
+
+def _fits(value: Any, expected: str) -> bool:
+    if expected == "a name":
+        return isinstance(value, str)
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if expected == "a whole number":
+        return is_int
+    return value is None or is_int or isinstance(value, float)
+
+
 def read_records(results: Path, benchmark: str, preset: str) -> List[Dict[str, Any]]:
     folder = records_dir(results, benchmark, preset)
     out = []
     for path in sorted(folder.glob("*.json")):
         try:
-            out.append(json.loads(path.read_text()))
-        except json.JSONDecodeError as exc:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FactorbenchError(f"result record {path} is corrupt ({exc}); delete it and re-run") from None
+        out.append(check_record(record, path))
     return out

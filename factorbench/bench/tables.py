@@ -5,6 +5,11 @@ standard deviation (ddof = 1) over seeds, standard error (std/√n) and n. :func
 writes Markdown, LaTeX or CSV: "mean ± std" (or ± stderr), the best mean of each column in
 bold according to the metric's direction, missing cells as "—", and optionally the
 thesis's published number beside ours. Accuracies (``*_acc``, ``*_chance``) are shown in %.
+
+A cell is *complete* when every seed of the table has a finite value in it. An incomplete
+cell says so: its mean is over the values it has, followed by "(2/3 seeds)" or "(2/3
+seeds; 1 NaN)", and "NaN" when no seed has a finite value; it is never bold, so a row with
+a failed seed is not shown as the best one.
 """
 
 from __future__ import annotations
@@ -29,13 +34,15 @@ def is_fraction(metric: str) -> bool:
 
 
 def aggregate(records: List[Dict[str, Any]], rows: str, groups: Optional[str] = None) -> pd.DataFrame:
-    """Per (model, row, column group, metric): mean, std (ddof=1, NaN for one seed), stderr,
-    n. Without ``groups`` the group is "" everywhere."""
+    """Per (model, row, column group, metric): mean, std (ddof=1, NaN for one seed) and
+    stderr over the finite values, ``n`` (how many are finite), ``seeds`` (how many records)
+    and ``n_nan`` (records whose value is NaN or null). Without ``groups`` the group is ""
+    everywhere."""
     if not records:
         raise FactorbenchError("no records to aggregate")
     df = pd.DataFrame(
         {"model": r["model"], "row": record_row(r, rows), "group": record_row(r, groups) if groups else "",
-         "metric": r["metric"], "seed": r["seed"], "value": r["value"]}
+         "metric": r["metric"], "seed": r["seed"], "value": _number(r)}
         for r in records
     )
     for key, param in (("row", rows), ("group", groups)):
@@ -43,9 +50,21 @@ def aggregate(records: List[Dict[str, Any]], rows: str, groups: Optional[str] = 
             what = "target dataset" if param == "target" else f"grid parameter {param!r}"
             raise FactorbenchError(f"some records have no {what} (the table's {key}s)")
     g = df.groupby(["model", "row", "group", "metric"])["value"]
-    out = g.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
-    out["stderr"] = out["std"] / out["n"].map(math.sqrt)
+    out = g.agg(mean="mean", std=lambda v: v.std(ddof=1), n="count", seeds="size").reset_index()
+    out["n_nan"] = out["seeds"] - out["n"]
+    out["stderr"] = out["std"] / out["n"].map(lambda n: math.sqrt(n) if n else math.nan)
     return out
+
+
+def _number(record: Dict[str, Any]) -> float:
+    """A record's value as a float (null: NaN); anything else is a one-line error."""
+    value = record.get("value", "(no value)")
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FactorbenchError(f"record {record.get('cell', '?')}.{record.get('metric', '?')} (seed "
+                               f"{record.get('seed', '?')}): value must be a number, found {value!r}")
+    return float(value)
 
 
 @dataclass
@@ -74,6 +93,15 @@ class Table:
     collapse: Optional[str] = None
     #: heading suffix of the thesis columns: the thesis's data and scale when ours differ
     thesis_label: str = "thesis"
+    #: model -> how many seeds a complete cell of it has (the table's seeds; 1 for an
+    #: external row); a model not listed: its cells are never marked incomplete
+    expected_seeds: Dict[str, int] = field(default_factory=dict)
+
+    def expected(self, c: pd.Series) -> int:
+        return int(self.expected_seeds.get(c["model"], c["seeds"]))
+
+    def complete(self, c: pd.Series) -> bool:
+        return int(c["n"]) >= self.expected(c)
 
     def cell(self, row, col: Column, metric: Optional[str] = None) -> Optional[pd.Series]:
         s = self.stats
@@ -114,9 +142,13 @@ def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]],
                         thesis_entry(thesis, r, group if group != "" else None, metric) if by_model else
                         thesis_entry(thesis, model, r, metric))) is not None}
                 columns.append(col)
+    external = set(spec.preset(preset).external)
+    trained_seeds = len({r["seed"] for r in records if r["model"] not in external})
+    expected = {m: (len({r["seed"] for r in records if r["model"] == m}) if m in external else trained_seeds)
+                for m in set(stats["model"])}
     label = thesis_label(t.thesis, preset, {r["dataset"]["name"] for r in records})
     return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
-                 t.spread, t.bold, t.collapse, label)
+                 t.spread, t.bold, t.collapse, label, expected)
 
 
 def _sort_key(v):
@@ -160,7 +192,7 @@ def _best_rows(table: Table, col: Column) -> set:
     if not table.bold or col.direction not in ("lower", "higher"):
         return set()
     means = {r: c["mean"] for r in table.rows
-             if (c := table.cell(r, col)) is not None and not table.collapsed(r, col)}
+             if (c := table.cell(r, col)) is not None and not table.collapsed(r, col) and table.complete(c)}
     if not means:
         return set()
     best = (min if col.direction == "lower" else max)(means.values())
@@ -185,16 +217,27 @@ def _cells(table: Table) -> List[List[Tuple[str, bool]]]:
             elif table.collapsed(r, col):
                 line.append(("collapse", False))
             else:
-                decimals = _decimals(c["mean"], col.metric)
-                text = _fmt_number(c["mean"], col.metric, decimals)
-                spread = c["std"] if table.spread == "std" else c["stderr"]
-                if not math.isnan(spread):
-                    text += f" ± {_fmt_number(spread, col.metric, decimals)}"
-                line.append((text, r in best[id(col)]))
+                line.append((_cell_text(table, c, col), r in best[id(col)]))
             if col.thesis:
                 line.append((col.thesis.get(r, MISSING), False))
         body.append(line)
     return [header] + body
+
+
+def _cell_text(table: Table, c: pd.Series, col: Column) -> str:
+    """"mean ± spread", and for an incomplete cell how many seeds the mean is over."""
+    if int(c["n"]) == 0:
+        text = "NaN"
+    else:
+        decimals = _decimals(c["mean"], col.metric)
+        text = _fmt_number(c["mean"], col.metric, decimals)
+        spread = c["std"] if table.spread == "std" else c["stderr"]
+        if not math.isnan(spread):
+            text += f" ± {_fmt_number(spread, col.metric, decimals)}"
+    if not table.complete(c):
+        nan = f"; {int(c['n_nan'])} NaN" if c["n_nan"] else ""
+        text += f" ({int(c['n'])}/{table.expected(c)} seeds{nan})"
+    return text
 
 
 def render_markdown(table: Table) -> str:
@@ -236,7 +279,9 @@ def render_csv(table: Table) -> str:
             values = (c["mean"], c["std"], c["stderr"], int(c["n"])) if c is not None else ("", "", "", 0)
             lines.append({"row_param": table.row_label, "row": r, "model": r if col.model is None else col.model,
                           "group": col.group, "metric": col.metric, "mean": values[0], "std": values[1], "stderr": values[2], "n": values[3],
-                          "collapsed": table.collapsed(r, col), "thesis": col.thesis.get(r, "")})
+                          "collapsed": table.collapsed(r, col), "thesis": col.thesis.get(r, ""),
+                          "n_nan": int(c["n_nan"]) if c is not None else 0,
+                          "seeds_expected": table.expected(c) if c is not None else ""})
     return pd.DataFrame(lines).to_csv(index=False)
 
 

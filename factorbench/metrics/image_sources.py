@@ -6,10 +6,13 @@ modes can decide where rounding happens (SPEC §4.1). Bad input is a one-line
 :class:`~factorbench.errors.FactorbenchError`: an empty folder, an unreadable or truncated
 file, mixed image sizes, NaN/inf from a model.
 
-Colour handling for files: greyscale (L, I;16) is converted to RGB by repeating the
-channel; palette images are converted to RGB; RGBA/LA are accepted when the alpha channel
-is fully opaque (it is dropped) and refused otherwise, since the colour of a translucent
-pixel depends on a background the file does not state.
+Colour handling for files: greyscale is converted to RGB by repeating the channel, 16-bit
+(I;16 in any byte order) taking its top 8 bits and float (F) in [0, 1] rounded to 8 bits;
+32-bit integer (I) images and float images outside [0, 1] are refused, never clipped
+(:func:`~factorbench.data.real.imageio.to_8bit`). Palette images are converted to RGB;
+RGBA/LA/PA are accepted when the alpha channel is fully opaque (it is dropped) and refused
+otherwise, since the colour of a translucent pixel depends on a background the file does
+not state.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
+from ..data.real.imageio import READ_ERRORS, to_8bit
 from ..errors import FactorbenchError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -48,15 +52,13 @@ class Images:
 
 
 def _to_rgb_array(img: Image.Image, path: Path) -> np.ndarray:
-    if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         alpha = np.asarray(rgba)[..., 3]
         if alpha.min() < 255:
             raise FactorbenchError(f"{path}: image has transparent pixels; flatten it onto a background first")
         img = rgba
-    if img.mode == "I;16":
-        img = Image.fromarray((np.asarray(img, dtype=np.uint32) >> 8).astype(np.uint8))
-    return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.asarray(to_8bit(img, path).convert("RGB"), dtype=np.uint8)
 
 
 def load_image_file(path: Path) -> np.ndarray:
@@ -65,7 +67,7 @@ def load_image_file(path: Path) -> np.ndarray:
         with Image.open(path) as img:
             img.load()
             return _to_rgb_array(img, path)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except READ_ERRORS as exc:
         raise FactorbenchError(f"{path}: not a readable image ({exc})") from None
 
 

@@ -19,6 +19,8 @@ from ..errors import FactorbenchError
 from .image_sources import Images, checkpoint_images, dataset_images, folder_images
 
 Side = Union[Images, Path]
+#: files only a checkpoint folder holds (factorbench/train/checkpoint.py)
+CHECKPOINT_FILES = ("model.pt", "trainer.pt")
 
 
 @dataclass
@@ -37,7 +39,13 @@ def kind_of(spec: str) -> str:
             raise FactorbenchError(f"statistics file {spec} does not exist")
         return "stats"
     if path.is_dir():
-        return "checkpoint" if (path / "config.json").exists() else "folder"
+        if (path / "config.json").exists():
+            return "checkpoint"
+        weights = [f for f in CHECKPOINT_FILES if (path / f).exists()]
+        if weights:
+            raise FactorbenchError(f"{spec} is not a checkpoint: it holds {', '.join(weights)} but no config.json "
+                                   "(the file that says which model to build)")
+        return "folder"
     from ..data import DATASETS
 
     name = spec.split(":", 1)[0]
@@ -49,18 +57,32 @@ def kind_of(spec: str) -> str:
     )
 
 
+def check_counts(opts: SourceOptions) -> None:
+    """``n`` and ``batch_size`` are positive whole numbers (a negative ``n`` would slice from
+    the end, 0 would mean "all" for some sources and fail for others)."""
+    for name, value in (("n", opts.n), ("batch_size", opts.batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise FactorbenchError(f"{name} must be a positive whole number, got {value!r}")
+
+
 def resolve(spec: str, opts: SourceOptions, default_n: Optional[int] = None) -> Side:
-    """Images (or a stats path) for ``spec``; checkpoints produce ``opts.n`` or ``default_n`` images."""
+    """Images (or a stats path) for ``spec``; checkpoints produce ``opts.n`` or ``default_n`` images.
+    An explicit ``opts.n`` is the count used, exactly: a source with fewer images is an error."""
+    check_counts(opts)
     kind = kind_of(spec)
     if kind == "stats":
         return Path(spec)
     if kind == "folder":
-        return folder_images(Path(spec), opts.n)
-    if kind == "dataset":
+        images = folder_images(Path(spec), opts.n)
+    elif kind == "dataset":
         name, _, split = spec.partition(":")
-        return dataset_images(name, split or "test", opts.n)
-    n = opts.n or default_n or 1000
-    return checkpoint_images(Path(spec), n, opts.sampling, opts.seed, opts.batch_size, opts.device)
+        images = dataset_images(name, split or "test", opts.n)
+    else:
+        n = opts.n or default_n or 1000
+        images = checkpoint_images(Path(spec), n, opts.sampling, opts.seed, opts.batch_size, opts.device)
+    if opts.n is not None and images.n < opts.n:
+        raise FactorbenchError(f"{spec} has {images.n} images; --n {opts.n} asks for more (lower --n)")
+    return images
 
 
 def resolve_pair(fake: str, real: str, opts: SourceOptions):

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import check_adam
 from ..errors import FactorbenchError
 from .base import GenerativeModel, Phase
 
@@ -48,8 +49,7 @@ def check_gan_config(name: str, config: Any) -> None:
     """Validation shared by the GAN configs (``latent_dim``, ``base_channels``, Adam)."""
     if config.latent_dim <= 0 or config.base_channels <= 0:
         raise FactorbenchError(f"{name}: latent_dim and base_channels must be positive")
-    if config.lr <= 0 or not (0 <= config.adam_beta1 < 1 and 0 <= config.adam_beta2 < 1):
-        raise FactorbenchError(f"{name}: lr must be positive and the Adam betas in [0, 1)")
+    check_adam(name, config)
 
 
 @contextmanager

@@ -43,9 +43,15 @@ def read_run_config(folder: Path) -> Dict[str, Any]:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise FactorbenchError(f"{path} is corrupt: {exc}") from None
-    for key in ("model", "model_config", "image_shape"):
+    if not isinstance(config, dict):
+        raise FactorbenchError(f"{path}: expected a JSON object, found {type(config).__name__}; "
+                               "not a factorbench checkpoint")
+    for key in ("model", "model_config", "image_shape", "dataset"):
         if key not in config:
             raise FactorbenchError(f"{path} is missing {key!r}; not a factorbench checkpoint")
+    if not isinstance(config["dataset"], dict) or not isinstance(config["dataset"].get("name"), str):
+        raise FactorbenchError(f"{path}: 'dataset' must be an object with a 'name' (the training dataset), "
+                               f"found {config['dataset']!r}")
     return config
 
 
@@ -61,7 +67,18 @@ def load_state(path: Path, device: str = "cpu") -> Dict[str, Any]:
 
 
 def apply_state_dict(model: GenerativeModel, state: Dict[str, Any], where: Path) -> None:
-    """Load weights strictly; a shape or key mismatch names the config as the likely cause."""
+    """Load weights strictly; a shape or key mismatch names the config as the likely cause.
+
+    A tensor whose dtype differs from the model's is refused too: ``load_state_dict`` would
+    cast it silently (integer weights rounded into floats, float counters truncated)."""
+    if not isinstance(state, dict):
+        raise FactorbenchError(f"{where} holds a {type(state).__name__}, not a state dict")
+    own = model.state_dict()
+    for key, value in state.items():
+        if key in own and isinstance(value, torch.Tensor) and value.dtype != own[key].dtype:
+            raise FactorbenchError(f"weights in {where}: {key} is {str(value.dtype).replace('torch.', '')}, the model "
+                                   f"built from {where.parent / CONFIG_FILE} expects "
+                                   f"{str(own[key].dtype).replace('torch.', '')}; the file was not written by this model")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -42,6 +42,7 @@ from .checkpoint import (
     write_run_config,
 )
 from .config import TrainConfig
+from .lock import RunLock
 from .losslog import LossLog
 
 
@@ -93,8 +94,15 @@ def train(
     resume: bool = False,
     progress: bool = True,
     on_step: Optional[Callable[[int], None]] = None,
+    wait: Optional[float] = 0,
 ) -> GenerativeModel:
     """Train ``run`` into ``run.out``; with ``resume``, continue from its last checkpoint.
+
+    Everything that can be checked is checked before the folder is touched, and the folder
+    is locked for the whole run (:mod:`.lock`): another process training it makes this call
+    wait up to ``wait`` seconds (None: until it is done), after which a finished run is
+    simply returned. A folder whose run never reached its first checkpoint (config.json,
+    no trainer.pt) starts over, with or without ``resume``.
 
     ``on_step(step)`` is called after every optimisation step (and after that step's
     checkpoint, if one was due); tests use it to interrupt a run. In deterministic mode the
@@ -120,7 +128,19 @@ def _train(run: TrainRun, device: str, resume: bool, progress: bool,
     if getattr(model, "stage1_model", None) and run.init_from is None and not (out / TRAINER_FILE).exists():
         raise FactorbenchError(f"{run.model} is trained on top of a {model.stage1_model}: train one first and "
                                f"start from it (--init-from <{model.stage1_model} checkpoint>)")
+    batch_size = run.train.batch_size
+    steps_per_epoch = len(dataset) // batch_size
+    if steps_per_epoch == 0:  # before the folder exists: a retry with a smaller batch is not blocked
+        raise FactorbenchError(f"dataset {run.dataset} has {len(dataset)} images, fewer than batch size {batch_size}")
+    with RunLock(out, wait=wait):
+        return _train_locked(run, out, dataset, model, optimizers, described, device, resume, progress, on_step,
+                             steps_per_epoch)
 
+
+def _train_locked(run: TrainRun, out: Path, dataset, model: GenerativeModel, optimizers, described: Dict[str, Any],
+                  device: str, resume: bool, progress: bool, on_step: Optional[Callable[[int], None]],
+                  steps_per_epoch: int) -> GenerativeModel:
+    """The body of :func:`train`, run while ``out`` is locked."""
     state = _prepare_folder(out, described, resume)
     step, seconds_before = 0, 0.0
     torch.manual_seed(stage_seed(run.seed, "train/noise"))
@@ -141,9 +161,6 @@ def _train(run: TrainRun, device: str, resume: bool, progress: bool,
         write_run_config(out, {**described, "versions": package_versions(), "factorbench": __version__})
 
     batch_size = run.train.batch_size
-    steps_per_epoch = len(dataset) // batch_size
-    if steps_per_epoch == 0:
-        raise FactorbenchError(f"dataset {run.dataset} has {len(dataset)} images, fewer than batch size {batch_size}")
     total = run.train.epochs * steps_per_epoch
     every = run.train.checkpoint_every or steps_per_epoch
     log = LossLog(out / LOSSES_FILE)
@@ -226,6 +243,12 @@ def init_from_checkpoint(model: GenerativeModel, model_name: str, source: Path) 
 def _prepare_folder(out: Path, described: Dict[str, Any], resume: bool) -> Optional[Dict[str, Any]]:
     """Check ``out`` against the requested run; the resumable state if resuming, else None."""
     has_config = (out / CONFIG_FILE).exists()
+    if has_config and not (out / TRAINER_FILE).exists() and not (out / MODEL_FILE).exists():
+        # an unfinished step-0 folder (killed or failed before its first checkpoint): nothing
+        # to keep, and no other process is training it (we hold its lock); start over
+        (out / CONFIG_FILE).unlink()
+        (out / LOSSES_FILE).unlink(missing_ok=True)
+        has_config = False
     if not resume:
         if has_config:
             raise FactorbenchError(f"{out} already holds a training run; pass --resume to continue it or pick another --out")
@@ -240,7 +263,7 @@ def _prepare_folder(out: Path, described: Dict[str, Any], resume: bool) -> Optio
         shown = "; ".join(f"{k}: saved {a!r}, requested {b!r}" for k, (a, b) in diff.items())
         raise FactorbenchError(f"cannot resume {out}: the requested run differs from the saved one ({shown})")
     if not (out / TRAINER_FILE).exists():
-        return None  # killed before the first checkpoint
+        return None  # no resumable state: start fresh
     return load_state(out / TRAINER_FILE)
 
 

@@ -13,9 +13,13 @@ then green, then blue values of a 32x32 image in row-major order; ``labels`` a l
 ints) and checks their structure instead: dtype, shape, label range, and that
 ``batches.meta`` names the ten classes below. It does not check md5s. The keys may be
 ``str`` (the official Python-2 pickles under ``encoding="latin1"``) or ``bytes``
-(``b"data"``, a file pickled from Python 3 or read with ``encoding="bytes"``). Pickle
-files can run code when loaded, as with torchvision: point the loader only at data from a
-source you trust.
+(``b"data"``, a file pickled from Python 3 or read with ``encoding="bytes"``).
+
+A plain ``pickle.load`` runs whatever code a file names, and the default data root is
+``./data`` in the current folder, so the pickles are read with :class:`CifarUnpickler`:
+it admits only what the format needs (dicts, lists, str/bytes/numbers, and numpy arrays
+of a numeric dtype rebuilt by numpy's own reconstructors) and refuses any other global in
+one line, before anything is called.
 
 Split: train = ``data_batch_1`` .. ``data_batch_5`` (50,000) in that order, test =
 ``test_batch`` (10,000); ``n`` takes the first ``n``. No crop, no resize. Fields: image,
@@ -47,11 +51,73 @@ def _text(value: Any) -> str:
     return value.decode("latin1") if isinstance(value, bytes) else str(value)
 
 
+class UnsafePickle(Exception):
+    """A pickle names a global the CIFAR format does not use."""
+
+
+def _numeric_dtype(*args):
+    dtype = np.dtype(*args)
+    if dtype.kind not in "biuf":
+        raise UnsafePickle(f"an array of dtype {dtype} (only numeric arrays are admitted)")
+    return dtype
+
+
+#: what the file gets for ``numpy.ndarray``: a token only :func:`_reconstruct` accepts, so
+#: the class itself is never called with arguments from the file
+_NDARRAY = object()
+
+
+def _reconstruct(subtype, *args):
+    if subtype is not _NDARRAY:
+        raise UnsafePickle("an array of a type other than numpy.ndarray")
+    return _NUMPY_RECONSTRUCT(np.ndarray, *args)
+
+
+def _frombuffer(buf, dtype, shape, order):
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        raise UnsafePickle(f"an array of dtype {dtype}")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
+
+
+def _latin1_encode(text, encoding="utf-8"):
+    # how Python 3's protocol-2 pickles store bytes: _codecs.encode(str, "latin1")
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise UnsafePickle("a _codecs.encode call other than str -> latin1 bytes")
+    return text.encode("latin1")
+
+
+try:
+    from numpy._core.multiarray import _reconstruct as _NUMPY_RECONSTRUCT  # numpy >= 2
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core.multiarray import _reconstruct as _NUMPY_RECONSTRUCT
+
+#: (module, name) -> what a CIFAR pickle may call; numpy moved ``core`` to ``_core`` in 2.0
+#: and pickles name whichever version wrote them
+_ADMITTED = {("numpy", "ndarray"): _NDARRAY, ("numpy", "dtype"): _numeric_dtype,
+             ("_codecs", "encode"): _latin1_encode}
+for _core in ("numpy.core", "numpy._core"):
+    _ADMITTED[(f"{_core}.multiarray", "_reconstruct")] = _reconstruct
+    _ADMITTED[(f"{_core}.numeric", "_frombuffer")] = _frombuffer
+
+
+class CifarUnpickler(pickle.Unpickler):
+    """An unpickler that builds only dicts, lists, scalars and numeric numpy arrays."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ADMITTED:
+            raise UnsafePickle(f"{module}.{name}")
+        return _ADMITTED[(module, name)]
+
+
 def unpickle(path: Path) -> Dict[str, Any]:
-    """One CIFAR pickle as a dict with ``str`` keys; an unreadable file is a one-line error."""
+    """One CIFAR pickle as a dict with ``str`` keys; an unreadable or unsafe file is a
+    one-line error, and no code named in the file runs."""
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+            entry = CifarUnpickler(f, encoding="latin1").load()
+    except UnsafePickle as exc:
+        raise FactorbenchError(f"{path}: refused: the pickle asks for {exc}, which a CIFAR batch never holds "
+                               "(only dicts, lists, strings, numbers and numeric arrays are read)") from None
     except Exception as exc:  # noqa: BLE001 - a corrupt pickle can raise almost anything
         raise FactorbenchError(f"{path}: not a readable CIFAR pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(entry, dict):

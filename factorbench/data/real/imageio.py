@@ -11,23 +11,59 @@ from PIL import Image, UnidentifiedImageError
 from ...errors import FactorbenchError
 
 
+#: what PIL raises for a file it cannot decode; DecompressionBombError (a header claiming
+#: more than twice PIL's MAX_IMAGE_PIXELS) is an Exception of its own, not an OSError
+READ_ERRORS = (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError)
+
+#: 16-bit unsigned greyscale modes, in every byte order PIL reads
+MODES_16BIT = ("I;16", "I;16L", "I;16B", "I;16N")
+
+
+def to_8bit(img: Image.Image, path: Path) -> Image.Image:
+    """Greyscale that is not 8-bit, as 8-bit ``L``, never clipped (``convert`` clips).
+
+    - ``I;16`` (all byte orders): the top 8 bits (v >> 8, so 65535 -> 255);
+    - ``F`` (float): values must be in [0, 1] (a float image's convention); rounded to
+      round(255 v); NaN/inf or values outside [0, 1] are refused;
+    - ``I`` (32-bit integer): refused, since the file does not state its range (8-bit, 16-bit
+      or other data all fit), and guessing is how a 16-bit image becomes white.
+    Every other mode is returned unchanged.
+    """
+    if img.mode in MODES_16BIT:
+        return Image.fromarray((np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8))
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise FactorbenchError(f"{path}: float (mode F) image holds NaN or inf values")
+        low, high = float(arr.min()), float(arr.max())
+        if low < 0 or high > 1:
+            raise FactorbenchError(f"{path}: float (mode F) image has values in [{low:.4g}, {high:.4g}]; float images "
+                                   "must be in [0, 1] (save 8-bit images as PNG instead)")
+        return Image.fromarray(np.rint(arr * 255).astype(np.uint8))
+    if img.mode == "I":
+        arr = np.asarray(img)
+        raise FactorbenchError(f"{path}: 32-bit integer (mode I) image, values {int(arr.min())}..{int(arr.max())}, "
+                               "does not say its range; save it as 8-bit or 16-bit PNG")
+    return img
+
+
 def open_rgb(path: Path) -> Image.Image:
     """An image file as RGB; an unreadable file is a one-line error naming it."""
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            return to_8bit(img, path).convert("RGB")
+    except READ_ERRORS as exc:
         raise FactorbenchError(f"{path}: not a readable image ({exc})") from None
 
 
 def open_mask(path: Path) -> np.ndarray:
-    """A mask image as float (H, W) in [0, 1] (greyscale value / 255)."""
+    """A mask image as float (H, W) in [0, 1] (8-bit greyscale value / 255; see :func:`to_8bit`)."""
     try:
         with Image.open(path) as img:
             img.load()
-            return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            return np.asarray(to_8bit(img, path).convert("L"), dtype=np.float32) / 255.0
+    except READ_ERRORS as exc:
         raise FactorbenchError(f"{path}: not a readable mask image ({exc})") from None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...config import check_adam
 from ...errors import FactorbenchError
 from ..backbone_names import BACKBONE_NAMES
 from ..vae.config import LIKELIHOODS
@@ -52,6 +53,7 @@ class BFVAEConfig:
             raise FactorbenchError("bfvae: zf_dim, zb_dim and base_channels must be positive")
         if self.beta < 0 or self.beta_f < 0:
             raise FactorbenchError("bfvae: beta and beta_f must be non-negative")
+        check_adam("bfvae", self)
         if self.attribute_mode and (not self.attribute_label or self.attribute_classes < 2):
             raise FactorbenchError("bfvae: attribute_mode needs attribute_label (a label name) and "
                                    "attribute_classes (its number of classes, at least 2)")

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import FactorbenchError
 from ..backbone_names import BACKBONE_NAMES
+from ...config import check_at_least_one
 from ..gan import check_gan_config
 
 
@@ -30,6 +31,7 @@ class LSRGANConfig:
 
     def __post_init__(self) -> None:
         check_gan_config("lsr_gan", self)
+        check_at_least_one("lsr_gan", self, "vae_base_channels")
         if self.lsr_lambda < 0:
             raise FactorbenchError("lsr_gan: lsr_lambda must be non-negative")
         if self.vae_backbone not in BACKBONE_NAMES:

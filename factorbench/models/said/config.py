@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...config import check_adam
 from ...errors import FactorbenchError
 
 LOSSY_INPUTS = ("bilinear", "vae8")
@@ -76,8 +77,7 @@ class GlimpseConfig:
                                    "positive")
         if self.pos_weight < 0:
             raise FactorbenchError(f"{self.model}: pos_weight must be non-negative")
-        if self.lr <= 0 or not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
-            raise FactorbenchError(f"{self.model}: lr must be positive and the Adam betas in [0, 1)")
+        check_adam(self.model, self)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...config import check_adam, check_at_least_one
 from ...errors import FactorbenchError
 from ..backbone_names import BACKBONE_NAMES
 
@@ -38,3 +39,5 @@ class VAEConfig:
             raise FactorbenchError(f"vae: backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
         if self.latent_dim <= 0 or self.beta < 0:
             raise FactorbenchError("vae: latent_dim must be positive and beta non-negative")
+        check_at_least_one("vae", self, "base_channels")
+        check_adam("vae", self)
