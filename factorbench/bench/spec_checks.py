@@ -14,17 +14,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Set
+from typing import Set
 
 from ..config import config_from_dict
 from ..errors import FactorbenchError
 from ..paths import safe_component
 
-if TYPE_CHECKING:
-    from .spec import BenchmarkSpec
 
-
-def check_spec(spec: "BenchmarkSpec") -> None:
+def check_spec(spec) -> None:
+    """``spec``: a :class:`.spec.BenchmarkSpec` (not imported here: spec.py imports this module)."""
     from ..metrics import EVALUATORS
     from ..models import MODELS
 
