@@ -110,11 +110,11 @@ def train(
     so its weights do not depend on the machine's core count or the executor.
     """
     with fixed_threads(run.train.deterministic):
-        return _train(run, device, resume, progress, on_step)
+        return _train(run, device, resume, progress, on_step, wait)
 
 
 def _train(run: TrainRun, device: str, resume: bool, progress: bool,
-           on_step: Optional[Callable[[int], None]]) -> GenerativeModel:
+           on_step: Optional[Callable[[int], None]], wait: Optional[float]) -> GenerativeModel:
     out = Path(run.out)
     if run.train.deterministic:
         set_deterministic(True)
