@@ -75,6 +75,8 @@ def datasets_list() -> None:
             sizes = " ".join(f"{k}={v}" for k, v in d["sizes"].items())
         else:
             state = f"found in {d['root']}" if d["found"] else f"not found in {d['root']}"
+            if d.get("shipped"):
+                state = "found (shipped with factorbench, no data root needed)"
             sizes = "splits " + "/".join(d["sizes"])
         shape = "x".join(map(str, d["image_shape"]))
         click.echo(f"{name:18} {d['kind']:10} {shape:9} {sizes:22} {','.join(d['fields']):34} {state}")
