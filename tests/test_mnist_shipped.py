@@ -146,3 +146,16 @@ def test_multi_mnist_from_shipped_mnist(no_root, shipped, monkeypatch):
         assert (a["masks"].reshape(len(a["count"]), 5, -1).any(axis=2) == present).all()  # one lit mask per digit
         np.testing.assert_array_equal(a["label_sum"], np.where(present, a["label_digit"], 0).sum(axis=1))
     assert a["image"].shape == (40, 1, 64, 64) and a["image"].max() > 200  # real ink, not upsampled 8x8 greys
+
+
+def test_train_converts_mnist_with_image_size(no_root):
+    """MNIST as it comes (28x28) stops the conv backbone with a hint; --image-size 32 resizes it."""
+    import json
+
+    args = ["--quiet", "train", "vae", "--dataset", "mnist", "--preset", "ci", "--n-train", "64", "--epochs", "1"]
+    refused = CliRunner().invoke(main, args + ["--out", str(no_root / "a")])
+    assert refused.exit_code == 1 and "not a multiple of 16" in refused.output
+    assert "--image-size 32" in refused.output and "\n" not in refused.output.strip()
+    done = CliRunner().invoke(main, args + ["--out", str(no_root / "b"), "--image-size", "32"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((no_root / "b" / "config.json").read_text())["image_shape"] == [1, 32, 32]
