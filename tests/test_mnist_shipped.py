@@ -114,6 +114,11 @@ def test_an_official_length_file_in_a_data_root_is_checked(no_root):
     assert len(get_dataset("mnist", "train")) == 5  # 5 train digits: not the official length, not checked
     with pytest.raises(FactorbenchError, match=r"t10k-labels-idx1-ubyte: corrupted: .*not the official MNIST"):
         get_dataset("mnist", "test")
+    gz = labels.with_name(labels.name + ".gz")
+    gz.write_bytes(gzip.compress(labels.read_bytes()))
+    labels.unlink()  # the same content as .gz: checked after decompression
+    with pytest.raises(FactorbenchError, match=r"t10k-labels-idx1-ubyte.gz: corrupted: .*not the official MNIST"):
+        get_dataset("mnist", "test")
 
 
 def test_multi_mnist_from_shipped_mnist(no_root, shipped, monkeypatch):

@@ -38,31 +38,34 @@ def idx_file(folder: Path, name: str) -> Optional[Path]:
     return None
 
 
-def read_idx(path: Path, sha256: Optional[str] = None, why_sha: str = "", memoise: bool = False) -> np.ndarray:
+def read_idx(path: Path, sha256: Optional[str] = None, why_sha: str = "", memoise: bool = False,
+             sha_if_length: Optional[int] = None) -> np.ndarray:
     """The uint8 array stored in idx file ``path`` (``.gz``: decompressed first).
 
     ``sha256``: the expected hex digest of the uncompressed content; a mismatch is an error
-    whose message ends with ``why_sha`` (what to do about it).
+    whose message ends with ``why_sha`` (what to do about it). With ``sha_if_length`` the
+    digest is only checked when the uncompressed content has that many bytes.
     """
     if not memoise:
-        return _decode(str(path), sha256, why_sha).copy()
+        return _decode(str(path), sha256, why_sha, sha_if_length).copy()
     stat = Path(path).stat()
-    return _memoised(str(path), stat.st_size, stat.st_mtime_ns, sha256, why_sha).copy()
+    return _memoised(str(path), stat.st_size, stat.st_mtime_ns, sha256, why_sha, sha_if_length).copy()
 
 
 @functools.lru_cache(maxsize=8)
-def _memoised(path: str, size: int, mtime_ns: int, sha256: Optional[str], why_sha: str) -> np.ndarray:
-    return _decode(path, sha256, why_sha)
+def _memoised(path: str, size: int, mtime_ns: int, sha256: Optional[str], why_sha: str,
+              sha_if_length: Optional[int]) -> np.ndarray:
+    return _decode(path, sha256, why_sha, sha_if_length)
 
 
-def _decode(path: str, sha256: Optional[str], why_sha: str) -> np.ndarray:
+def _decode(path: str, sha256: Optional[str], why_sha: str, sha_if_length: Optional[int] = None) -> np.ndarray:
     raw = Path(path).read_bytes()
     if path.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as exc:
             raise FactorbenchError(f"{path}: not a valid MNIST idx file (broken gzip: {exc})") from None
-    if sha256 is not None:
+    if sha256 is not None and (sha_if_length is None or len(raw) == sha_if_length):
         digest = hashlib.sha256(raw).hexdigest()
         if digest != sha256:
             raise FactorbenchError(f"{path}: corrupted: SHA-256 of its content is {digest[:16]}..., "
