@@ -164,3 +164,27 @@ def test_train_converts_mnist_with_image_size(no_root):
     done = CliRunner().invoke(main, args + ["--out", str(no_root / "b"), "--image-size", "32"])
     assert done.exit_code == 0, done.output
     assert json.loads((no_root / "b" / "config.json").read_text())["image_shape"] == [1, 32, 32]
+
+
+def test_recon_classifier_can_train_on_more_raw_digits_than_the_run(no_root):
+    """classifier_n_train: the fixed classifier sees that many raw training digits, converted to
+    the run's shape; an identity 'reconstruction' then scores abs = raw and rel = 1."""
+    import torch
+
+    from factorbench.data.convert import convert_dataset
+    from factorbench.metrics.recon_classifier import evaluate_recon_acc
+    from factorbench.metrics.evaluate import EvalContext
+
+    class Identity(torch.nn.Module):
+        def reconstruct(self, x):
+            return x
+
+    train = convert_dataset(get_dataset("mnist", "train", n=32), (1, 32, 32))
+    test = convert_dataset(get_dataset("mnist", "test", n=64), (1, 32, 32))
+    values = {v.metric: v for v in evaluate_recon_acc(EvalContext(Identity(), train, test, batch_size=32),
+                                                    label="digit", classifier_epochs=1, classifier_n_train=256)}
+    assert values["recon_cls_abs_acc"].protocol["training"]["n_train"] == 256
+    assert values["recon_cls_rel_acc"].value == 1.0
+    assert values["recon_cls_abs_acc"].value == values["recon_cls_raw_acc"].value
+    with pytest.raises(FactorbenchError, match="classifier_n_train must be at least 1"):
+        evaluate_recon_acc(EvalContext(Identity(), train, test), label="digit", classifier_n_train=0)
