@@ -74,6 +74,8 @@ def datasets_list() -> None:
             sizes = " ".join(f"{k}={v}" for k, v in d["sizes"].items())
         else:
             state = f"found in {d['root']}" if d["found"] else f"not found in {d['root']}"
+            if d.get("shipped"):
+                state = "found (shipped with factorbench, no data root needed)"
             sizes = "splits " + "/".join(d["sizes"])
         shape = "x".join(map(str, d["image_shape"]))
         click.echo(f"{name:18} {d['kind']:10} {shape:9} {sizes:22} {','.join(d['fields']):34} {state}")
@@ -143,10 +145,13 @@ def _parse_sets(pairs: Tuple[str, ...]) -> dict:
 @click.option("--init-from", type=click.Path(file_okay=False), default=None,
               help="Finished checkpoint to start from: the same model (fine-tuning, §4.4.2) or a stage-1 model "
                    "(e.g. the VAE of an lsr_gan, §3.2.1). Images are converted to its input shape.")
+@click.option("--image-size", type=click.IntRange(min=4), default=None, metavar="SIDE",
+              help="Resize the images to SIDE x SIDE before training (bilinear, antialiased; channels kept), "
+                   "e.g. 32 for MNIST's 28x28 on the conv and resnet backbones.")
 @device_option
 @click.pass_context
 def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train,
-              init_from, device):
+              init_from, image_size, device):
     """Train MODEL on DATASET; checkpoints, config.json and losses.csv go to --out."""
     from .config import config_from_dict
     from .device import resolve_device
@@ -166,6 +171,12 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
     if init_from:
         from .train.checkpoint import read_run_config
         image_shape = read_run_config(Path(init_from))["image_shape"]
+        if image_size is not None and tuple(image_shape[1:]) != (image_size, image_size):
+            raise FactorbenchError(f"--image-size {image_size} disagrees with --init-from, which was trained at "
+                                   f"{image_shape[1]}x{image_shape[2]} (the images are converted to its shape)")
+    elif image_size is not None:
+        from .data import DATASETS
+        image_shape = [DATASETS.get(dataset).describe()["image_shape"][0], image_size, image_size]
     run = TrainRun(model, _parse_sets(sets), dataset, folder, seed=seed, train=train_config, dataset_n=n_train,
                    init_from=Path(init_from) if init_from else None, image_shape=image_shape)
     train(run, device=resolve_device(device), resume=resume, progress=progress_enabled(ctx))

@@ -78,34 +78,38 @@ def test_mnist_reads_both_splits_at_native_size(root):
     assert train[0]["labels"]["digit"] == 3 and train[0]["image"].shape == (1, 28, 28)
 
 
-def test_mnist_missing_root_names_the_layout(root):
+def test_mnist_incomplete_data_root_names_the_layout(root):
+    """A data root's MNIST folder wins over the shipped copy, so an incomplete one is an error."""
+    write_mnist(root, files=MNIST_FILES[1:])
     with pytest.raises(FactorbenchError, match=r"dataset mnist \(train\) not found under .*MNIST: missing "
                        r"raw/train-images-idx3-ubyte.*Expected layout: raw/\{train,t10k\}") as excinfo:
         get_dataset("mnist", "train")
-    assert "gunzip" in one_line_error(excinfo)
+    assert "shipped with factorbench" in one_line_error(excinfo)
 
 
-@pytest.mark.parametrize("files,gz", [
-    (MNIST_FILES, False),  # complete
-    (MNIST_FILES[:2], False),  # train only: torchvision still wants t10k
-    (MNIST_FILES, True),  # .gz only, as downloaded
-    (MNIST_FILES[1:], False),  # train images missing
+@pytest.mark.parametrize("files,gz,raw", [
+    (MNIST_FILES, False, True),  # complete, uncompressed
+    (MNIST_FILES, True, False),  # .gz only, as downloaded
+    (MNIST_FILES, True, True),  # both, as torchvision leaves them
+    (MNIST_FILES[:2], False, True),  # train only: like torchvision, t10k is still wanted
+    (MNIST_FILES[1:], True, False),  # train images missing
 ])
-def test_mnist_required_files_match_torchvision(root, files, gz):
-    """required()/missing() agree with what torchvision.datasets.MNIST(download=False) accepts."""
-    from torchvision.datasets import MNIST
-
-    write_mnist(root, files=files, gz=gz, raw=not gz)
-    try:
-        MNIST(str(root), train=True, download=False)
-        torchvision_ok = True
-    except RuntimeError:
-        torchvision_ok = False
+def test_mnist_reads_plain_or_gzip_idx_files(root, files, gz, raw):
+    write_mnist(root, files=files, gz=gz, raw=raw)
     source = DATASETS.get("mnist")
-    assert (not source.missing("train")) == torchvision_ok == (files == MNIST_FILES and not gz)
-    if not torchvision_ok:
+    assert (not source.missing("train")) == (files == MNIST_FILES)
+    if files == MNIST_FILES:
+        np.testing.assert_array_equal(get_dataset("mnist", "train").labels("digit"), [3, 1, 4, 1, 5])
+        np.testing.assert_array_equal(get_dataset("mnist", "test").arrays["image"][:, 0], mnist_images(3, 100))
+    else:
         with pytest.raises(FactorbenchError, match=r"not found under .*missing raw/"):
             get_dataset("mnist", "test")
+
+
+def test_mnist_prefers_the_uncompressed_file(root):
+    write_mnist(root, gz=True, raw=False)
+    write_mnist(root, train=(mnist_images(5, 0), np.array([9, 9, 9, 9, 9], np.uint8)), raw=True)
+    np.testing.assert_array_equal(get_dataset("mnist", "train").labels("digit"), [9, 9, 9, 9, 9])
 
 
 def test_mnist_accepts_torchvision_legacy_processed_files(root):
@@ -126,6 +130,14 @@ def test_mnist_broken_files_are_one_line_errors(root):
     with pytest.raises(FactorbenchError, match=r"train-images-idx3-ubyte: not a valid MNIST idx file") as excinfo:
         get_dataset("mnist", "train")
     one_line_error(excinfo)
+    write_mnist(root, gz=True, raw=False)
+    (root / "MNIST/raw/train-images-idx3-ubyte").unlink()
+    gz = root / "MNIST/raw/train-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:-30])  # truncated gzip stream
+    with pytest.raises(FactorbenchError, match=r"train-images-idx3-ubyte.gz: not a valid MNIST idx file") as excinfo:
+        get_dataset("mnist", "train")
+    one_line_error(excinfo)
+    write_mnist(root)
     write_mnist(root, test=(mnist_images(3, 0), np.array([1, 2], np.uint8)))  # 2 labels for 3 images
     with pytest.raises(FactorbenchError, match=r"t10k-labels-idx1-ubyte: 2 labels for 3 images"):
         get_dataset("mnist", "test")
@@ -442,6 +454,7 @@ def test_multi_mnist_is_deterministic_per_seed_and_cached(root, monkeypatch):
 
 
 def test_multi_mnist_missing_mnist(root):
+    write_mnist(root, files=MNIST_FILES[1:])  # a data root's incomplete MNIST folder
     with pytest.raises(FactorbenchError, match=r"dataset multi-mnist-5 \(train\) not found under .*MNIST: "
                        r"missing raw/train-images-idx3-ubyte.*Expected layout: raw/") as excinfo:
         get_dataset("multi-mnist-5", "train", n=4)

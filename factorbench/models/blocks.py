@@ -22,10 +22,18 @@ from torch import nn
 from ..errors import FactorbenchError
 
 
+def convert_hint(side: int) -> str:
+    """How to bring a dataset to image side ``side`` (resize, :mod:`factorbench.data.convert`)."""
+    return (f"convert the images first: `factorbench train ... --image-size {side}`, image_shape = [C, {side}, {side}] "
+            f"in a benchmark's dataset, or TrainRun(..., image_shape=(C, {side}, {side}))")
+
+
 def bottleneck_side(image_size: int, downsamplings: int = 4) -> int:
     factor = 2**downsamplings
     if image_size % factor:
-        raise FactorbenchError(f"image side {image_size} is not a multiple of {factor}, required by the conv backbone")
+        fits = -(-image_size // factor) * factor
+        raise FactorbenchError(f"image side {image_size} is not a multiple of {factor}, required by the conv backbone; "
+                               f"{convert_hint(fits)}")
     return image_size // factor
 
 

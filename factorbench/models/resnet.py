@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import FactorbenchError
+from .blocks import convert_hint
 
 BOTTOM_SIDE = 4  # side of the feature map next to the fully connected layer
 
@@ -35,9 +36,12 @@ def pyramid_depth(image_shape: Sequence[int], what: str = "ResNet backbone") -> 
     while side > BOTTOM_SIDE and side % 2 == 0:
         side, k = side // 2, k + 1
     if h != w or side != BOTTOM_SIDE or k < 1:
+        fits = 2 * BOTTOM_SIDE
+        while fits < max(h, w):
+            fits *= 2
         raise FactorbenchError(
             f"{what} needs square images whose side is 4·2^k (8, 16, 32, 64, 128, ...), got {h}x{w}; "
-            f"convert the data first (e.g. a run's image_shape (C, 32, 32))"
+            f"{convert_hint(fits)}"
         )
     return k
 

@@ -10,8 +10,10 @@ ground-truth convention, §6.4.1), labels ``digit`` (N, 5) padded with -1 and ``
 instead of scikit-learn's. ``multi-mnist`` has 1-5 digits per image, ``multi-mnist-5``
 exactly 5.
 
-Layout: MNIST's, read through :func:`.mnist.read_mnist` (torchvision's
-``<root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte``, uncompressed).
+Source: the MNIST files, read through :func:`.mnist.read_mnist` from where
+:func:`.mnist.mnist_folder` finds them: the copy shipped with factorbench, or a data root's
+``MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (each plain or ``.gz``) when it
+has an ``MNIST`` folder.
 
 Digits to 20x20: an MNIST digit is size-normalised into a 20x20 box and then centred by its
 centre of mass in the 28x28 frame, so its box is not at the fixed centre [4:24]. Each digit
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -42,8 +44,7 @@ from ..dataset import ArrayDataset
 from ..registry import register_dataset
 from ..sample import ArrayDict
 from ..synthetic.multi_digits import DIGIT, MAX_DIGITS, SIZE, compose_scenes
-from .base import RealSource
-from .mnist import LAYOUT, RAW, SOURCE_URL, SUBDIR, mnist_missing, read_mnist
+from .mnist import MNISTFiles, read_mnist
 
 FRAME = 28  # MNIST image side
 PAD = FRAME // 2  # zeros around the frame: enough for any window centred on a box inside it
@@ -90,23 +91,14 @@ def mnist_strokes(images: np.ndarray) -> np.ndarray:
     return out
 
 
-class MultiMNIST(RealSource):
+class MultiMNIST(MNISTFiles):
     version = 2  # 2: frame_boxes
-    subdir = SUBDIR
     image_shape = (1, SIZE, SIZE)
     default_sizes = {"train": 10000, "test": 2000}
     fields = ("image", "masks", "boxes", "count", "labels")
     labels = ("digit", "sum")
     label_values = {"digit": tuple(str(d) for d in range(10))}
-    layout = LAYOUT
-    source_url = SOURCE_URL
     min_digits = 1
-
-    def required(self, split: str) -> List[str]:
-        return list(RAW)
-
-    def missing(self, split: str) -> List[str]:
-        return mnist_missing(self.folder())
 
     def read(self, folder: Path, split: str, n: Optional[int], seed: int = 0) -> ArrayDict:
         """``n`` scenes (default size if None) of ``split`` generated from ``seed``."""

@@ -97,6 +97,7 @@ from torch import nn
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, Phase, register_model
+from ..blocks import convert_hint
 from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches, paste_patches, pixels_to_boxes
 from ..distributions import empirical_variance_nll, gaussian_kl, reparameterise
 from .config import SAIDConfig
@@ -198,7 +199,9 @@ class GlimpseNet(nn.Module):
         super().__init__()
         h, w = image_hw
         if h % 8 or w % 8:
-            raise FactorbenchError(f"glimpse network: image sides must be multiples of 8, got {h}x{w}")
+            fits = -(-max(h, w) // 8) * 8
+            raise FactorbenchError(f"glimpse network: image sides must be multiples of 8, got {h}x{w}; "
+                                   f"{convert_hint(fits)}")
         chans = [in_channels, width, 2 * width, 4 * width]
         layers: List[nn.Module] = []
         for cin, cout in zip(chans[:-1], chans[1:]):
