@@ -276,8 +276,11 @@ def _stats_protocol(data, path: Path) -> Optional[Dict[str, Any]]:
 def stats_file_protocol(path: Path) -> Optional[Dict[str, Any]]:
     """The protocol a statistics file states (None: none, or unreadable -- loading it says why)."""
     try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
         with np.load(path, allow_pickle=False) as data:
-            return _stats_protocol(data, Path(path)) if hasattr(data, "files") else None
+            return _stats_protocol(data, Path(path))
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, FactorbenchError):
         return None
 
@@ -292,9 +295,13 @@ def load_stats_npz(path: Path) -> Stats:
     try:
         if path.stat().st_size == 0:
             raise FactorbenchError(f"{path}: empty file, expected {expected}")
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
+            raise FactorbenchError(f"{path}: a single .npy array, expected {expected}")
+        if magic[:2] != b"PK":  # np.load would try it as a pickle
+            raise FactorbenchError(f"{path}: not a .npz (zip) archive, expected {expected}")
         with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise FactorbenchError(f"{path}: a single .npy array, expected {expected}")
             if "mu" not in data.files or "sigma" not in data.files:
                 raise FactorbenchError(f"{path}: expected {expected}; it has {data.files}")
             mu, sigma = data["mu"].astype(np.float64), data["sigma"].astype(np.float64)
