@@ -300,7 +300,7 @@ def test_a_plain_mu_sigma_file_has_an_unknown_protocol_and_count(fake, real, tmp
     record, _, stats = compute_fid(fake, plain, "direct", 32)
     assert stats.n is None and record["protocol"]["n_real"] is None
     assert record["protocol"]["real"]["stats_protocol"] == "unknown"
-    assert "16 fake / unknown real" in record["protocol"]["definition"] and "-1" not in record["protocol"]["definition"]
+    assert "16 fake / unknown real" in record["protocol"]["definition"] and "-1 real" not in record["protocol"]["definition"]
 
 
 def test_small_samples_are_flagged_in_the_record(fake, real):
