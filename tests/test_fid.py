@@ -310,9 +310,9 @@ def test_small_samples_are_flagged_in_the_record(fake, real):
     assert "fewer than the 2048 feature dimensions" in warning
     kid = compute_kid(fake, real, "direct", 32, seed=0, subsets=5)
     assert kid["protocol"]["kid_subset_is_whole_set"] == {"fake": True, "real": True}
-    assert kid["std"] == pytest.approx(0.0, abs=1e-12)  # every subset is the whole set
+    assert kid["std"] <= 1e-6  # every subset is the whole set: only float32 summation order differs
     (warning,) = kid["protocol"]["warnings"]
-    assert "whole fake and real set" in warning and "0 by construction" in warning
+    assert "whole fake and real set" in warning and "by construction" in warning
 
 
 def write_stats(path, **arrays):

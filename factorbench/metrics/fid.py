@@ -470,7 +470,7 @@ def compute_kid(fake: Images, real: Images, mode: str, size: int, batch_size: in
         sides = " and ".join(side for side, is_whole in whole.items() if is_whole)
         proto["warnings"].append(
             f"KID subsets of {subset} images are the whole {sides} set: every subset repeats it, so the ± is "
-            + ("0 by construction, not an uncertainty" if all(whole.values()) else
+            + ("0 (up to float rounding) by construction, not an uncertainty" if all(whole.values()) else
                "only the other side's resampling spread, not a standard error"))
     proto.update({"kid_subsets": subsets, "kid_subset_size": subset, "kid_subset_is_whole_set": whole,
                   "kid_kernel": "polynomial, degree 3, coef0 1", "seed": seed})
