@@ -70,14 +70,19 @@ def run() -> None:
 @click.option("--mode", type=click.Choice(["direct", "saved", "both", "clean"]), default="both", show_default=True,
               help="direct: float in memory; saved: PNG round trip; both: the thesis's side by side; clean: clean-fid.")
 @click.option("--save-stats", type=click.Path(dir_okay=False), default=None,
-              help="Write REAL's statistics (mu, sigma) to this .npz (one mode only).")
+              help="Write REAL's statistics (mu, sigma, n and the protocol) to this .npz (one mode only).")
+@click.option("--allow-protocol-mismatch", is_flag=True,
+              help="Use a statistics file computed under another protocol (the record says so).")
 @fid_options
 @source_options
 @click.pass_context
-def run_fid(ctx, fake, real, mode, save_stats, size, no_cache, as_json, n, sampling, seed, batch_size, device):
+def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, size, no_cache, as_json, n, sampling, seed,
+            batch_size, device):
     """FID of FAKE against REAL. Each is an image folder, a checkpoint folder, a dataset
-    (NAME or NAME:SPLIT) or a .npz of mu/sigma. Every result states its protocol."""
-    from .metrics.fid import compute_fid, save_stats_npz
+    (NAME or NAME:SPLIT) or a .npz of mu/sigma. Every result states its protocol; a .npz
+    written by --save-stats is used only under the protocol it was computed with."""
+    from .metrics.fid import compute_fid, save_stats_npz, stats_file_protocol
+    from .metrics.image_sources import Images
     from .metrics.sources import SourceOptions, resolve_pair
 
     dev = _device(device)
@@ -86,17 +91,28 @@ def run_fid(ctx, fake, real, mode, save_stats, size, no_cache, as_json, n, sampl
     modes = ["saved", "direct"] if mode == "both" else [mode]
     if save_stats and len(modes) > 1:
         raise FactorbenchError("--save-stats needs one --mode (statistics differ between modes)")
+    for arg, side in ((fake, f), (real, r)):
+        stored = None if isinstance(side, Images) or len(modes) == 1 else stats_file_protocol(side)
+        if stored is not None and not allow_protocol_mismatch:
+            raise FactorbenchError(f"{arg}: statistics computed in {stored['mode']} mode; --mode both would score "
+                                   f"them under both modes: use --mode {stored['mode']} (or images on that side)")
     results = []
     for m in modes:
-        record, _, real_stats = compute_fid(f, r, m, eval_size, batch_size, dev, not no_cache, _progress(ctx))
+        record, _, real_stats = compute_fid(f, r, m, eval_size, batch_size, dev, not no_cache, _progress(ctx),
+                                            allow_protocol_mismatch)
         results.append(record)
         if save_stats:
             click.echo(f"wrote {save_stats_npz(Path(save_stats), real_stats)}", err=True)
+    fixed = [(name, arg) for name, side, arg in (("fake", f, fake), ("real", r, real)) if not isinstance(side, Images)]
+    if len(results) > 1:
+        for rec in results:
+            rec["protocol"]["same_in_every_mode"] = [name for name, _ in fixed]
     if as_json:
         click.echo(json.dumps(results if len(results) > 1 else results[0], indent=2, default=str))
+        _warn(results)
         return
     p = results[0]["protocol"]
-    caption = (f"FID, {p['n_fake']} fake / {p['n_real']} real images at {eval_size}x{eval_size}; "
+    caption = (f"FID, {_count(p['n_fake'])} fake / {_count(p['n_real'])} real images at {eval_size}x{eval_size}; "
                f"Inception TF-2015-12-05 (sha1 {p['extractor']['sha1'][:12]})")
     click.echo("| " + " | ".join(["FID"] + [r["protocol"]["mode"] for r in results]) + " |")
     click.echo("|---" * (len(results) + 1) + "|")
@@ -104,7 +120,37 @@ def run_fid(ctx, fake, real, mode, save_stats, size, no_cache, as_json, n, sampl
     click.echo("")
     click.echo(caption + ". " + " ".join(f"{r['protocol']['mode']}: resize to 299 = {r['protocol']['resize_to_299']}; "
                                         f"rounding: fake {_steps(r['protocol']['fake'])}, real {_steps(r['protocol']['real'])}."
-                                        for r in results))
+                                        for r in results)
+               + "".join(_fixed_note(name, arg, results) for name, arg in fixed))
+    _warn(results)
+
+
+def _count(n) -> str:
+    return "unknown" if n is None else str(n)
+
+
+def _fixed_note(name: str, arg: str, results: list) -> str:
+    """What a statistics-file side is, and that it does not change between the columns."""
+    side = results[0]["protocol"][name]
+    stored = side.get("stats_protocol", "unknown")
+    what = "protocol unknown" if stored == "unknown" else f"computed in {stored['mode']} mode at {stored['image_size']}"
+    note = f" The {name} side is the statistics file {arg} ({what})"
+    if len(results) > 1:
+        note += ", the same in every column: only the other side's pipeline differs"
+    mismatch = side.get("protocol_mismatch")
+    if mismatch:
+        note += f"; used under another protocol (--allow-protocol-mismatch): {'; '.join(mismatch)}"
+    return note + "."
+
+
+def _warn(results: list) -> None:
+    """Each warning of the records once, one line each, on stderr."""
+    seen = []
+    for rec in results:
+        for w in rec["protocol"].get("warnings", []):
+            if w not in seen:
+                seen.append(w)
+                click.echo(f"warning: {w}", err=True)
 
 
 def _steps(side: dict) -> str:
@@ -133,6 +179,7 @@ def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling
         p = record["protocol"]
         click.echo(f"KID [{mode}] {record['value']:.6f} ± {record['std']:.6f} "
                    f"({p['n_fake']} fake / {p['n_real']} real, subsets of {p['kid_subset_size']})")
+    _warn([record])
 
 
 @run.command("sharpness")
@@ -161,7 +208,7 @@ def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):
     config = read_run_config(Path(checkpoint))
     ds = config["dataset"]
     model = load_model(Path(checkpoint), device)
-    train = get_dataset(ds["name"], "train", n=ds.get("n"), seed=ds.get("seed", 0))
+    train = get_dataset(ds["name"], ds.get("split", "train"), n=ds.get("n"), seed=ds.get("seed", 0))
     test = get_dataset(ds["name"], "test", n=n_test, seed=ds.get("seed", 0))
     return EvalContext(model, train, test, device=device, seed=0)
 

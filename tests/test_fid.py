@@ -220,7 +220,7 @@ def test_run_fid_both_prints_the_side_by_side_layout(tmp_path):
     assert "4 fake / 4 real images at 16x16" in result.output
     as_json = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(b), "--mode", "direct", "--json",
                                         "--device", "cpu"])
-    record = json.loads(as_json.output)
+    record = json.loads(as_json.stdout)
     assert record["metric"] == "fid_direct" and record["protocol"]["mode"] == "direct"
 
 
@@ -245,6 +245,23 @@ def test_fid_evaluators_score_a_trained_model_and_caption_their_protocol(tmp_pat
     assert [v.metric for v in values] == ["fid_saved", "fid_direct", "fid_test_seeded_saved", "fid_test_seeded_direct"]
     assert all(v.value > 0 for v in values)
     assert values[0].protocol["definition"].startswith("FID, saved mode: 8 fake / 8 real images at 32x32")
+    assert values[0].protocol["reference_split"] == "test"
+    # Tables 5.3/5.4's knobs: the reference split and the count of each side, separately
+    (saved, direct) = EVALUATORS.get("fid")(ctx, n_fake=6, n_real=10, reference="train")
+    assert (direct.protocol["n_fake"], direct.protocol["n_real"], direct.protocol["reference_split"]) == (6, 10, "train")
+    assert direct.protocol["definition"].endswith("reference: the first 10 images of digits-rgb train")
+    with pytest.raises(FactorbenchError, match="n_real = 65, but the reference .digits-rgb train. has 64 images"):
+        EVALUATORS.get("fid")(ctx, n_real=65, reference="train")
+    with pytest.raises(FactorbenchError, match="cannot differ from n_real"):
+        EVALUATORS.get("fid_test_seeded")(ctx, n_fake=5)
+    with pytest.raises(FactorbenchError, match="reference must be one of test, train"):
+        EVALUATORS.get("fid")(ctx, reference="all")
+    # an external row's samples were rounded when saved as files: the protocol says so
+    from factorbench.bench.external import FolderSamples
+
+    ctx.model = FolderSamples("ext", write_pngs(tmp_path / "ext", 2, size=32))
+    (saved, direct) = EVALUATORS.get("fid")(ctx, n_real=2)
+    assert direct.protocol["fake"]["quantisation"] == [f"samples stored as 8-bit image files in {tmp_path / 'ext'}"]
 
 
 def test_run_sharpness_of_constant_images_is_zero(tmp_path):
@@ -255,3 +272,120 @@ def test_run_sharpness_of_constant_images_is_zero(tmp_path):
     result = CliRunner().invoke(main, ["run", "sharpness", str(folder)])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("sharpness 0.0000 ± 0.0000") and "over 3 images" in result.output
+
+
+# ------------------------------------------------------------------ statistics files and their protocol
+def test_a_stats_file_carries_its_protocol_and_is_refused_under_another(fake, real, tmp_path):
+    _, _, real_stats = compute_fid(fake, real, "saved", 32, batch_size=16)
+    path = save_stats_npz(tmp_path / "real.npz", real_stats)
+    with np.load(path) as data:  # pytorch-fid / clean-fid read mu and sigma; the protocol rides along
+        assert data["mu"].shape == (2048,) and str(data["mode"]) == "saved" and int(data["image_size"]) == 32
+        assert str(data["extractor_sha1"]) == inception.WEIGHTS_SHA1 and int(data["n"]) == 16
+        assert "torch" in json.loads(str(data["versions"]))
+    assert load_stats_npz(path).protocol["resize_to_299"].startswith("PIL bilinear")
+    with pytest.raises(FactorbenchError, match=r"real\.npz: statistics computed under another protocol: mode 'saved' "
+                                               r"\(requested 'direct'\)"):
+        compute_fid(fake, path, "direct", 32)
+    with pytest.raises(FactorbenchError, match=r"image_size 32 \(requested 16\)"):
+        compute_fid(fake, path, "saved", 16)
+    forced, _, _ = compute_fid(fake, path, "direct", 32, allow_protocol_mismatch=True)
+    assert forced["protocol"]["real"]["protocol_mismatch"][0].startswith("mode 'saved'")
+    assert "used anyway" in forced["protocol"]["definition"]
+
+
+def test_a_plain_mu_sigma_file_has_an_unknown_protocol_and_count(fake, real, tmp_path):
+    _, _, real_stats = compute_fid(fake, real, "direct", 32, batch_size=16)
+    plain = tmp_path / "pytorch_fid.npz"
+    np.savez(plain, mu=real_stats.mu, sigma=real_stats.sigma)
+    record, _, stats = compute_fid(fake, plain, "direct", 32)
+    assert stats.n is None and record["protocol"]["n_real"] is None
+    assert record["protocol"]["real"]["stats_protocol"] == "unknown"
+    assert "16 fake / unknown real" in record["protocol"]["definition"] and "-1 real" not in record["protocol"]["definition"]
+
+
+def test_small_samples_are_flagged_in_the_record(fake, real):
+    fid_record, _, _ = compute_fid(fake, real, "direct", 32, batch_size=16)
+    assert fid_record["protocol"]["below_feature_dim"] == {"feature_dim": 2048, "fake": True, "real": True}
+    (warning,) = fid_record["protocol"]["warnings"]
+    assert "fewer than the 2048 feature dimensions" in warning
+    kid = compute_kid(fake, real, "direct", 32, seed=0, subsets=5)
+    assert kid["protocol"]["kid_subset_is_whole_set"] == {"fake": True, "real": True}
+    assert kid["std"] <= 1e-6  # every subset is the whole set: only float32 summation order differs
+    (warning,) = kid["protocol"]["warnings"]
+    assert "whole fake and real set" in warning and "by construction" in warning
+
+
+def write_stats(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_bad_statistics_files_are_one_line_errors(tmp_path):
+    d = 3
+    good = {"mu": np.zeros(d), "sigma": np.eye(d)}
+    cases = {
+        "empty.npz": None,
+        "garbage.npz": b"this is not a zip file",
+        "bad_zip.npz": b"PK\x03\x04 and then nothing a zip needs",
+        "array_n.npz": {**good, "n": np.array([5, 6])},
+        "float_n.npz": {**good, "n": np.float64(2.5)},
+        "empty_arrays.npz": {"mu": np.zeros(0), "sigma": np.zeros((0, 0))},
+        "asymmetric.npz": {"mu": np.zeros(2), "sigma": np.array([[1.0, 0.5], [0.0, 1.0]])},
+        "not_psd.npz": {"mu": np.zeros(2), "sigma": np.array([[1.0, 2.0], [2.0, 1.0]])},  # eigenvalues 3, -1
+        "no_sigma.npz": {"mu": np.zeros(d)},
+    }
+    expected = {"empty.npz": "empty file", "garbage.npz": "not a .npz .zip. archive", "bad_zip.npz": "BadZipFile", "array_n.npz": "an array of shape",
+                "float_n.npz": "one positive integer", "empty_arrays.npz": "empty", "asymmetric.npz": "not symmetric",
+                "not_psd.npz": "not positive semi-definite", "no_sigma.npz": "'mu' .* and 'sigma'"}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is None:
+            path.write_bytes(b"")
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            write_stats(path, **content)
+        with pytest.raises(FactorbenchError, match=expected[name]) as err:
+            load_stats_npz(path)
+        assert str(path) in str(err.value) and "\n" not in str(err.value)
+    full = tmp_path / "truncated.npz"
+    write_stats(full, **good, n=np.int64(4))
+    full.write_bytes(full.read_bytes()[:200])
+    with pytest.raises(FactorbenchError, match="truncated.npz: not a readable"):
+        load_stats_npz(full)
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(FactorbenchError, match="array.npy: a single .npy array"):
+        load_stats_npz(tmp_path / "array.npy")
+    assert load_stats_npz(write_stats(tmp_path / "ok.npz", **good, n=np.int64(4))).n == 4
+
+
+def test_run_fid_stats_file_problems_exit_with_one_line(tmp_path):
+    a = write_pngs(tmp_path / "a", 2)
+    (tmp_path / "zero.npz").write_bytes(b"")
+    result = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(tmp_path / "zero.npz"), "--device", "cpu"])
+    assert result.exit_code != 0 and "zero.npz: empty file" in result.output
+    assert "Aborted" not in result.output and "Traceback" not in result.output
+    tagged = tmp_path / "direct.npz"
+    write_stats(tagged, mu=np.zeros(2048), sigma=np.eye(2048), n=np.int64(4), format=np.str_("factorbench-fid-stats-1"),
+                mode=np.str_("direct"), image_size=np.int64(16), resize_to_299=np.str_("x"),
+                extractor_sha1=np.str_(inception.WEIGHTS_SHA1))
+    result = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(tagged), "--device", "cpu"])
+    assert result.exit_code != 0 and "direct mode; --mode both would score them under both modes" in result.output
+
+
+def test_run_fid_save_stats_round_trip_and_warnings(tmp_path):
+    a, b = write_pngs(tmp_path / "a", 4), write_pngs(tmp_path / "b", 4, size=16)
+    stats = tmp_path / "b.npz"
+    run = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(b), "--mode", "direct", "--save-stats",
+                                    str(stats), "--device", "cpu"])
+    assert run.exit_code == 0, run.output
+    assert run.stderr.count("warning: FID on 4 fake / 4 real images, fewer than the 2048") == 1
+    refused = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(stats), "--mode", "saved", "--device", "cpu"])
+    assert refused.exit_code != 0 and "another protocol: mode 'direct' (requested 'saved')" in refused.output
+    same = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(stats), "--mode", "direct", "--device", "cpu"])
+    assert same.exit_code == 0 and same.stdout.splitlines()[2].endswith(run.stdout.splitlines()[2].split("|")[-2] + "|")
+    np.savez(tmp_path / "plain.npz", mu=load_stats_npz(stats).mu, sigma=load_stats_npz(stats).sigma)
+    both = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(tmp_path / "plain.npz"), "--device", "cpu"])
+    assert both.exit_code == 0, both.output
+    assert "4 fake / unknown real" in both.output and "the same in every column" in both.output
+    assert both.stderr.count("warning:") == 1

@@ -64,3 +64,19 @@ def test_bad_statistics_are_clear_errors():
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
     with pytest.raises(FactorbenchError, match="NaN"):
         frechet_distance(np.zeros(2), np.eye(2) * np.nan, np.zeros(2), np.eye(2))
+
+
+def test_a_covariance_from_a_file_must_be_symmetric_positive_semi_definite():
+    from factorbench.metrics.frechet import checked_covariance_root
+
+    rng = np.random.default_rng(0)
+    few = np.cov(rng.normal(size=(5, 40)), rowvar=False)  # N < D: rank 4, tiny negative eigenvalues
+    root = checked_covariance_root(few, "f.npz")
+    np.testing.assert_allclose(root @ root, few, atol=1e-10)
+    np.testing.assert_allclose(checked_covariance_root(np.diag([4.0, 9.0]), "f.npz"), np.diag([2.0, 3.0]))
+    with pytest.raises(FactorbenchError, match="f.npz: sigma is not symmetric"):
+        checked_covariance_root(np.array([[1.0, 0.5], [0.0, 1.0]]), "f.npz")
+    with pytest.raises(FactorbenchError, match=r"f.npz: sigma is not positive semi-definite \(smallest eigenvalue -1"):
+        checked_covariance_root(np.array([[1.0, 2.0], [2.0, 1.0]]), "f.npz")
+    with pytest.raises(FactorbenchError, match="NaN or inf"):
+        checked_covariance_root(np.array([[np.nan]]), "f.npz")

@@ -317,3 +317,87 @@ def test_dogs_errors(data_root):
                                                "labels": np.array([[120]])})
     with pytest.raises(FactorbenchError, match=r"n02116738_9.jpg: missing \(listed in .*train_list.mat\)"):
         get_dataset("dogs", "train")
+
+
+# --------------------------------------------------------------------------- FID's direct mode
+def two_pass_uint8_bicubic(patch: np.ndarray, size: int) -> np.ndarray:
+    """PIL's uint8 bicubic resize by hand: a horizontal then a vertical pass, each in float
+    and rounded half up to uint8 (what the stored dataset images went through)."""
+    def f_resize(arr, w, h):
+        return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(arr[..., c]), mode="F").resize((w, h),
+                                    Image.BICUBIC)) for c in range(3)], -1)
+    wide = np.clip(np.floor(f_resize(patch.astype(np.float32), size, patch.shape[0]) + 0.5), 0, 255)
+    return np.clip(np.floor(f_resize(wide.astype(np.float32), size, size) + 0.5), 0, 255).astype(np.uint8)
+
+
+def test_cub_direct_pixels_are_the_source_crop_resized_in_float(data_root, monkeypatch):
+    """The stored images were rounded twice (PIL's two passes); the direct-mode pixels are the
+    same bicubic resize of the decoded JPEG crop in float, unrounded, and they are what
+    reaches the Inception in direct mode."""
+    from factorbench.data import DATASETS
+    from factorbench.metrics import fid
+    from factorbench.metrics.image_sources import images_of_dataset
+
+    write_cub(data_root)
+    ds = get_dataset("cub", "train")
+    name = CUB_IMAGES[0][0]
+    patch = np.asarray(Image.open(data_root / "CUB_200_2011" / "images" / name).convert("RGB"))[10:40, 5:35]
+    expected = np.clip(np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(patch[..., c].astype(np.float32)),
+                                                            mode="F").resize((64, 64), Image.BICUBIC)) for c in range(3)]), 0, 255)
+    floats = DATASETS.get("cub").float_images("train").batch(0, 2, 64)
+    assert floats.dtype == np.float32 and floats.shape == (2, 3, 64, 64)
+    np.testing.assert_array_equal(floats[0], expected)
+    assert (floats != np.round(floats)).any()  # not rounded
+    np.testing.assert_array_equal(ds.arrays["image"][0].transpose(1, 2, 0), two_pass_uint8_bicubic(patch, 64))
+    assert 0 < np.abs(floats - ds.arrays["image"]).max() <= 1.5
+
+    images = images_of_dataset(ds)
+    assert fid.quantisation_steps("direct", images, 64) == ["source JPEG decoded to uint8"]
+    assert fid.quantisation_steps("saved", images, 64)[1].startswith("FineGAN crop resized to 64x64 by PIL bicubic on uint8")
+    assert "in float" in fid.resize_to_eval_steps("direct", images, 64)
+    seen = []
+
+    def extractor(x):
+        seen.append(x)
+        return (x.flatten(1)[:, :8].double().float(),)
+
+    monkeypatch.setattr(fid, "get_extractor", lambda device: extractor)
+    fid.extract_features(images, "direct", 64)
+    np.testing.assert_array_equal(seen[0].numpy(), floats)
+    fid.extract_features(images, "direct", 32)  # another evaluation size: one float resize from the source
+    np.testing.assert_array_equal(seen[1].numpy(), DATASETS.get("cub").float_images("train").batch(0, 2, 32))
+    assert fid.stats_cache_path(images.source, "direct", 64, 2, True) != fid.stats_cache_path(images.source, "direct", 64, 2)
+
+
+def test_cars_and_dogs_direct_pixels_follow_the_stored_crop(data_root):
+    from factorbench.data import DATASETS
+
+    write_cars(data_root)
+    write_dogs(data_root)
+    for name in ("cars", "dogs-128"):
+        ds = get_dataset(name, "train")
+        floats = DATASETS.get(name).float_images("train", len(ds)).batch(0, len(ds), ds.image_shape[-1])
+        assert floats.shape == ds.arrays["image"].shape and floats.dtype == np.float32
+        assert np.abs(floats - ds.arrays["image"]).max() <= 1.5
+
+
+def test_a_converted_dataset_has_no_source_floats_and_says_so(data_root):
+    from factorbench.data.convert import convert_dataset
+    from factorbench.metrics.image_sources import images_of_dataset
+
+    write_cub(data_root)
+    images = images_of_dataset(convert_dataset(get_dataset("cub", "train"), (3, 32, 32)))
+    assert images.float_pixels is None and images.stored_steps[-1].startswith("converted from 3x64x64 to 3x32x32")
+
+
+def test_training_on_all_of_cub(data_root, tmp_path):
+    """§5.4.2 trains on "the whole dataset of CUB": the split "all" reaches the trainer and its config."""
+    import json
+
+    from factorbench.train import TrainConfig, TrainRun, train
+
+    write_cub(data_root)
+    run = TrainRun("vae", {"latent_dim": 2, "base_channels": 4}, "cub", tmp_path / "run", dataset_split="all",
+                   train=TrainConfig(epochs=1, batch_size=3))
+    train(run, progress=False)  # 3 images: only "all" has a batch of 3 (train has 2)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["dataset"]["split"] == "all"

@@ -155,3 +155,27 @@ def test_dataset_given_as_a_string_says_a_table_is_expected(tmp_path):
                                                r"got 'digits-rgb'") as excinfo:
         load_spec(write(tmp_path, body))
     assert "unknown key" not in _one_line(excinfo)
+
+
+def test_bfvae_fid_paper_trains_on_all_of_cub_and_scores_10k_against_the_training_data():
+    """Thesis §5.4.2: "the whole dataset of CUB, the training set of Stanford cars and 12000
+    images from Stanford dogs"; "FID on 10K randomly generated images"."""
+    from factorbench.bench.spec import dataset_key
+
+    for name, cub in (("bfvae_fid", "cub"), ("bfvae_fid_128", "cub-128")):
+        spec = load_spec(name)
+        splits = {c.dataset.name: c.dataset.train_split for c in spec.cells("paper")}
+        assert splits[cub] == "all" and set(splits.values()) == {"all", "train"} and len(splits) == 3
+        assert spec.preset("paper").metric_params["fid"] == {"n_fake": 10000, "reference": "train"}
+    quick = load_spec("bfvae_fid").cells("quick")
+    assert all(c.dataset.train_split == "train" and "train_split" not in dataset_key(c.dataset) for c in quick)
+
+
+def test_train_split_must_name_splits(tmp_path):
+    from factorbench.bench.spec import resolve_train_split
+
+    assert resolve_train_split({"cub": "all"}, "cub") == "all" and resolve_train_split({"cub": "all"}, "dogs") == "train"
+    with pytest.raises(FactorbenchError, match="train_split: the split of cub must be a split name"):
+        resolve_train_split({"cub": 3}, "cub")
+    with pytest.raises(FactorbenchError, match="train_split must be a split name"):
+        resolve_train_split(["all"], "cub")

@@ -35,6 +35,8 @@ class FolderSamples:
         self.folder = folder
         self.images = folder_images(folder).data  # uint8 (N, C, H, W); one clear error if unreadable
         self.cursor = 0
+        #: the samples were rounded when their authors' code saved them (FID protocols state it)
+        self.stored_steps = [f"samples stored as 8-bit image files in {folder}"]
 
     def eval(self) -> "FolderSamples":
         return self

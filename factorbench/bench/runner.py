@@ -78,6 +78,7 @@ def train_cell(cell: Cell, opts: RunOptions) -> Path:
     source = None if cell.init_from is None else train_cell(cell.init_from, opts)
     run = TrainRun(cell.registered, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
                    dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed, init_from=source,
+                   dataset_split=cell.dataset.train_split,
                    image_shape=cell.dataset.image_shape)
     # wait=None: another process training the same cell is waited for; its run is then finished
     train(run, device=opts.device, resume=True, progress=opts.progress, wait=None)
@@ -85,10 +86,12 @@ def train_cell(cell: Cell, opts: RunOptions) -> Path:
 
 
 def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
-    """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells."""
-    key = (ds.name, ds.n_train, ds.n_test, ds.seed, None if ds.image_shape is None else tuple(ds.image_shape))
+    """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells;
+    "train" is the split the cell trains on (``ds.train_split``, e.g. ``all`` for CUB)."""
+    key = (ds.name, ds.train_split, ds.n_train, ds.n_test, ds.seed,
+           None if ds.image_shape is None else tuple(ds.image_shape))
     if key not in memo:
-        splits = (get_dataset(ds.name, "train", n=ds.n_train, seed=ds.seed),
+        splits = (get_dataset(ds.name, ds.train_split, n=ds.n_train, seed=ds.seed),
                   get_dataset(ds.name, "test", n=ds.n_test, seed=ds.seed))
         memo[key] = splits if ds.image_shape is None else tuple(convert_dataset(s, ds.image_shape) for s in splits)
     return memo[key]

@@ -38,6 +38,10 @@ class DatasetSpec:
     #: convert every image to this (C, H, W) for training and evaluation (grey <-> RGB,
     #: antialiased resize; data/convert.py), e.g. MNIST's 1x28x28 to 3x32x32
     image_shape: Optional[List[int]] = None
+    #: the split models train on: a split name, or a table dataset -> split for a grid over
+    #: datasets (others: "train"), e.g. { cub = "all" } (§5.4.2: "the whole dataset of CUB");
+    #: evaluators see it as the train split (``fid``'s reference = "train" uses it)
+    train_split: Any = "train"
 
 
 @dataclass
@@ -112,11 +116,13 @@ class TableSpec:
 
 
 def dataset_key(dataset: DatasetSpec) -> Dict[str, Any]:
-    """The dataset's part of a cell id (``image_shape`` only when set, so ids of specs
-    written before it existed do not change)."""
+    """The dataset's part of a cell id (``image_shape`` only when set and ``train_split``
+    only when not "train", so ids of specs written before they existed do not change)."""
     key = dict(vars(dataset))
     if key.get("image_shape") is None:
         key.pop("image_shape", None)
+    if key.get("train_split") == "train":
+        key.pop("train_split", None)
     return key
 
 
@@ -232,10 +238,23 @@ class BenchmarkSpec:
 
 
 def cell_dataset(dataset: DatasetSpec, combo: Dict[str, Any]) -> DatasetSpec:
-    """The preset's dataset, renamed by a ``dataset`` grid parameter when there is one."""
-    if DATASET_KEY not in combo:
-        return dataset
-    return dataclasses.replace(dataset, name=str(combo[DATASET_KEY]))
+    """The preset's dataset, renamed by a ``dataset`` grid parameter when there is one, with
+    its ``train_split`` resolved to the split name of that dataset."""
+    if DATASET_KEY in combo:
+        dataset = dataclasses.replace(dataset, name=str(combo[DATASET_KEY]))
+    return dataclasses.replace(dataset, train_split=resolve_train_split(dataset.train_split, dataset.name))
+
+
+def resolve_train_split(value: Any, name: str) -> str:
+    """``dataset.train_split`` for dataset ``name``: a split name, or a table name -> split."""
+    if isinstance(value, dict):
+        bad = [k for k, v in value.items() if not isinstance(v, str)]
+        if bad:
+            raise FactorbenchError(f"dataset.train_split: the split of {bad[0]} must be a split name, got {value[bad[0]]!r}")
+        value = value.get(name, "train")
+    if not isinstance(value, str) or not value:
+        raise FactorbenchError(f"dataset.train_split must be a split name or a table dataset -> split, got {value!r}")
+    return value
 
 
 def config_fields(model: str) -> set:

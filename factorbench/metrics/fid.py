@@ -3,9 +3,11 @@
 The thesis (§5.4.2, Tables 5.3/5.4) shows that *how* images reach the Inception changes FID
 noticeably, so each mode is one documented pipeline, applied to both sides:
 
-- ``direct``: nothing is rounded. Model output stays float in [0, 1]; dataset images are
-  resized to the evaluation size in float; the resize to 299 is torch-fidelity's TF1-exact
-  bilinear interpolation in float.
+- ``direct``: nothing is rounded after decoding. Model output stays float in [0, 1]; images
+  of datasets whose loader resizes (CUB, Cars, Dogs) are resized to the evaluation size in
+  float from the decoded source pixels (the loader's filter, PIL bicubic, without its
+  rounding), other images in float from what is stored; the resize to 299 is
+  torch-fidelity's TF1-exact bilinear interpolation in float.
 - ``saved``: images are written as PNG and read back. Float images (model output, or
   dataset images after the float resize to the evaluation size) are rounded to uint8
   (round half up, as ``torchvision.utils.save_image``) when written; the resize to 299 is
@@ -15,18 +17,32 @@ noticeably, so each mode is one documented pipeline, applied to both sides:
 - ``clean``: clean-fid's protocol: float images (uint8 inputs converted exactly) resized
   to 299 per channel with PIL bicubic in float and clipped to [0, 255].
 
-In every mode the resize to the evaluation size (when a side is not at it) is
-antialiased bilinear in float. Features are the canonical Inception's 2048-d pool3
+Otherwise the resize to the evaluation size (when a side is not at it) is antialiased
+bilinear in float. Each side's protocol lists every rounding step it went through, from
+the source files on (``quantisation``). Features are the canonical Inception's 2048-d pool3
 (:mod:`.inception`); statistics are float64 (:mod:`.frechet`); KID is torch-fidelity's
 ``kid_features_to_metric`` (polynomial kernel, 100 subsets of min(1000, N) images).
 Reference statistics of datasets are cached on disk keyed by (dataset, split, seed,
 evaluation size, mode, N, extractor SHA-1).
+
+Statistics files (``--save-stats``) hold ``mu``, ``sigma`` (what pytorch-fid and clean-fid
+read) and ``n`` plus the protocol they were computed under as extra keys (:data:`STATS_KEYS`);
+a file is used only under the protocol it states (mode, evaluation size, resize to 299,
+extractor), unless the caller allows a mismatch, which the record then states. A file
+without these keys (pytorch-fid's, clean-fid's) is accepted with its protocol "unknown".
+
+Small samples: with N below the 2048 feature dimensions the covariance estimate is
+rank-deficient and FID is biased upward; with KID subsets as large as a whole set every
+subset is that set and the ± is no standard error. The protocol says both
+(``warnings``), and the command line prints each warning once.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -42,11 +58,12 @@ from ..data.cache import cache_root, read_npz, write_npz
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_bytes
 from ..versions import package_versions
-from .frechet import feature_statistics, frechet_distance, psd_sqrt
+from .frechet import checked_covariance_root, feature_statistics, frechet_distance, psd_sqrt
 from .image_sources import Images
 from .inception import EXTRACTOR_NAME, INPUT_SIZE, WEIGHTS_SHA1, get_extractor
 
 MODES = ("direct", "saved", "clean")
+FEATURE_DIM = 2048
 RESIZE_TO_EVAL = "bilinear with antialias, in float (torch.nn.functional.interpolate)"
 RESIZE_TO_299 = {
     "direct": "TF1-exact bilinear in float (torch-fidelity interpolate_bilinear_2d_like_tensorflow1x)",
@@ -123,15 +140,29 @@ def prepare_batch(batch: torch.Tensor, mode: str, size: int, png_dir: Optional[P
     raise FactorbenchError(f"unknown FID mode {mode!r}; modes: {', '.join(MODES)}")
 
 
+def from_source_floats(mode: str, images: Images) -> bool:
+    """Whether this side's direct-mode pixels come from the decoded source, not the stored uint8."""
+    return mode == "direct" and images.float_pixels is not None
+
+
 def quantisation_steps(mode: str, images: Images, size: int) -> List[str]:
     """What rounds to uint8 on the way to the Inception, for one side."""
-    steps = ["source is uint8"] if images.quantised else []
+    if from_source_floats(mode, images):
+        return list(images.float_pixels.source_steps)
+    steps = list(images.stored_steps or ["source is uint8"]) if images.quantised else []
     if mode == "saved":
         if not images.quantised or images.size != size:
             steps.append(f"written as PNG at {size}x{size} (rounded to uint8) and read back")
         if size != INPUT_SIZE:
             steps.append("resize to 299 rounded to uint8")
     return steps
+
+
+def resize_to_eval_steps(mode: str, images: Images, size: int) -> str:
+    """How one side reaches the evaluation size."""
+    if from_source_floats(mode, images):
+        return images.float_pixels.resize.format(size=size)
+    return RESIZE_TO_EVAL if images.size != size else f"none (already {size}x{size})"
 
 
 @torch.no_grad()
@@ -144,7 +175,11 @@ def extract_features(images: Images, mode: str, size: int, batch_size: int = 32,
     feats = []
     with tempfile.TemporaryDirectory(prefix="factorbench-png-") as tmp:
         for start in tqdm(range(0, images.n, batch_size), desc=desc, disable=not progress, leave=False):
-            x = prepare_batch(images.data[start:start + batch_size], mode, size, Path(tmp), start)
+            stop = min(start + batch_size, images.n)
+            if from_source_floats(mode, images):  # float from the decoded source, at ``size``: the direct input
+                x = three_channels(torch.from_numpy(images.float_pixels.batch(start, stop, size)))
+            else:
+                x = prepare_batch(images.data[start:stop], mode, size, Path(tmp), start)
             (f,) = extractor(x.to(device))
             feats.append(f.cpu().numpy())
     return np.concatenate(feats).astype(np.float32)
@@ -155,11 +190,14 @@ def extract_features(images: Images, mode: str, size: int, batch_size: int = 32,
 class Stats:
     mu: np.ndarray
     sigma: np.ndarray
-    n: int
+    #: the number of images; None where a statistics file does not say (unknown)
+    n: Optional[int]
     features: Optional[np.ndarray] = None
     cache: str = "off"  # off | hit | miss
     #: psd_sqrt(sigma), kept in the cache so a cache hit saves an eigendecomposition
     sigma_sqrt: Optional[np.ndarray] = None
+    #: the protocol the statistics were computed under (:func:`side_protocol`); None: unknown
+    protocol: Optional[Dict[str, Any]] = None
 
     def root(self) -> np.ndarray:
         if self.sigma_sqrt is None:
@@ -167,8 +205,9 @@ class Stats:
         return self.sigma_sqrt
 
 
-def stats_cache_path(source: Dict[str, Any], mode: str, size: int, n: int) -> Path:
-    name = f"{source['name']}-{source['split']}-seed{source['seed']}-s{size}-{mode}-n{n}-{WEIGHTS_SHA1[:12]}.npz"
+def stats_cache_path(source: Dict[str, Any], mode: str, size: int, n: int, from_source: bool = False) -> Path:
+    pixels = "-fromsource" if from_source else ""  # direct mode from the decoded source pixels
+    name = f"{source['name']}-{source['split']}-seed{source['seed']}-s{size}-{mode}{pixels}-n{n}-{WEIGHTS_SHA1[:12]}.npz"
     return cache_root() / "fid_stats" / name
 
 
@@ -176,54 +215,194 @@ def side_statistics(images: Images, mode: str, size: int, batch_size: int, devic
                     progress: bool = False, desc: str = "features") -> Stats:
     """Statistics (and features) of one side; datasets go through the on-disk cache."""
     cacheable = use_cache and images.source.get("kind") == "dataset"
-    path = stats_cache_path(images.source, mode, size, images.n) if cacheable else None
+    path = stats_cache_path(images.source, mode, size, images.n, from_source_floats(mode, images)) if cacheable else None
+    side = side_protocol(mode, size, images)
     if path is not None:
         cached = read_npz(path)
         if cached is not None and {"mu", "sigma", "sigma_sqrt", "features"} <= set(cached):
-            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], "hit", cached["sigma_sqrt"])
+            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], "hit", cached["sigma_sqrt"], side)
     feats = extract_features(images, mode, size, batch_size, device, progress, desc)
     mu, sigma = feature_statistics(feats)
-    stats = Stats(mu, sigma, images.n, feats, cache="miss" if path is not None else "off")
+    stats = Stats(mu, sigma, images.n, feats, cache="miss" if path is not None else "off", protocol=side)
     if path is not None:
         write_npz(path, {"mu": mu, "sigma": sigma, "sigma_sqrt": stats.root(), "features": feats}, compress=False)
     return stats
 
 
-def load_stats_npz(path: Path) -> Stats:
-    """Statistics from a ``.npz`` with ``mu`` and ``sigma`` (pytorch-fid / clean-fid format)."""
+#: the protocol keys of a statistics file, beside ``mu``, ``sigma`` and ``n``; strings are
+#: numpy unicode scalars (readable with allow_pickle=False), the lists/dicts JSON text
+STATS_FORMAT = "factorbench-fid-stats-1"
+STATS_KEYS = ("format", "mode", "image_size", "resize_to_eval_size", "resize_to_299", "extractor", "extractor_sha1",
+              "quantisation", "source", "versions")
+#: what must agree between a file's protocol and the requested one
+MATCHED = ("mode", "image_size", "resize_to_299", "extractor_sha1")
+JSON_KEYS = ("quantisation", "source", "versions")
+
+
+def side_protocol(mode: str, size: int, images: Images) -> Dict[str, Any]:
+    """The protocol of one side's statistics (what a statistics file stores)."""
+    return {"mode": mode, "image_size": size, "resize_to_eval_size": resize_to_eval_steps(mode, images, size),
+            "resize_to_299": RESIZE_TO_299[mode], "extractor": EXTRACTOR_NAME, "extractor_sha1": WEIGHTS_SHA1,
+            "quantisation": quantisation_steps(mode, images, size), "source": images.source,
+            "versions": package_versions()}
+
+
+def _stats_n(data, path: Path) -> Optional[int]:
+    if "n" not in data.files:
+        return None
+    n = data["n"]
+    if n.ndim != 0 or n.dtype.kind not in "iuf" or not float(n).is_integer() or float(n) < 1:
+        raise FactorbenchError(f"{path}: 'n' must be one positive integer (the number of images), got "
+                               f"{'an array of shape ' + str(n.shape) if n.ndim else repr(n.item())}")
+    return int(n)
+
+
+def _stats_protocol(data, path: Path) -> Optional[Dict[str, Any]]:
+    if "format" not in data.files:
+        return None  # a plain mu/sigma file (pytorch-fid, clean-fid): protocol unknown
     try:
+        proto = {k: data[k].item() for k in STATS_KEYS if k in data.files}
+        for key in JSON_KEYS:
+            if key in proto:
+                proto[key] = json.loads(proto[key])
+    except (ValueError, TypeError) as exc:
+        raise FactorbenchError(f"{path}: unreadable protocol keys ({exc})") from None
+    missing = [k for k in MATCHED if k not in proto]
+    if missing:
+        raise FactorbenchError(f"{path}: a {proto['format']} file needs the keys {', '.join(missing)}")
+    return proto
+
+
+def stats_file_protocol(path: Path) -> Optional[Dict[str, Any]]:
+    """The protocol a statistics file states (None: none, or unreadable -- loading it says why)."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":
+                return None
+        with np.load(path, allow_pickle=False) as data:
+            return _stats_protocol(data, Path(path))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, FactorbenchError):
+        return None
+
+
+def load_stats_npz(path: Path) -> Stats:
+    """Statistics from a ``.npz`` with ``mu`` and ``sigma`` (pytorch-fid / clean-fid format,
+    or ours with its protocol keys). Anything else -- not an npz, truncated, empty arrays,
+    a ``sigma`` that is not a symmetric positive semi-definite matrix, an ``n`` that is not
+    one integer -- is a one-line error naming the file and what was expected."""
+    path = Path(path)
+    expected = "a .npz statistics file with arrays 'mu' (D,) and 'sigma' (D, D)"
+    try:
+        if path.stat().st_size == 0:
+            raise FactorbenchError(f"{path}: empty file, expected {expected}")
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic == b"\x93NUMPY":
+            raise FactorbenchError(f"{path}: a single .npy array, expected {expected}")
+        if magic[:2] != b"PK":  # np.load would try it as a pickle
+            raise FactorbenchError(f"{path}: not a .npz (zip) archive, expected {expected}")
         with np.load(path, allow_pickle=False) as data:
             if "mu" not in data.files or "sigma" not in data.files:
-                raise FactorbenchError(f"{path}: a statistics file needs arrays 'mu' and 'sigma'; it has {data.files}")
+                raise FactorbenchError(f"{path}: expected {expected}; it has {data.files}")
             mu, sigma = data["mu"].astype(np.float64), data["sigma"].astype(np.float64)
             feats = data["features"] if "features" in data.files else None
-            n = int(data["n"]) if "n" in data.files else (len(feats) if feats is not None else -1)
-    except (OSError, ValueError) as exc:
-        raise FactorbenchError(f"{path}: not a readable .npz statistics file ({exc})") from None
+            n = _stats_n(data, path)
+            proto = _stats_protocol(data, path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise FactorbenchError(f"{path}: not a readable .npz statistics file ({type(exc).__name__}: {exc}); "
+                               f"expected {expected}") from None
     if mu.ndim != 1 or sigma.shape != (mu.size, mu.size):
         raise FactorbenchError(f"{path}: mu must be (D,) and sigma (D, D); got {mu.shape} and {sigma.shape}")
-    return Stats(mu, sigma, n, feats)
+    if mu.size == 0:
+        raise FactorbenchError(f"{path}: mu and sigma are empty; expected {expected}")
+    if not np.isfinite(mu).all():
+        raise FactorbenchError(f"{path}: mu contains NaN or inf")
+    if n is None and feats is not None:
+        n = len(feats)
+    root = checked_covariance_root(sigma, str(path))
+    return Stats(mu, sigma, n, feats, sigma_sqrt=root, protocol=proto)
 
 
 def save_stats_npz(path: Path, stats: Stats) -> Path:
-    """Export ``mu``, ``sigma`` (and ``n``) as ``.npz``, readable by pytorch-fid and clean-fid."""
+    """Export ``mu``, ``sigma`` (and ``n``, where known) as ``.npz``, readable by pytorch-fid
+    and clean-fid, with the protocol of ``stats`` as the extra keys :data:`STATS_KEYS`."""
+    arrays: Dict[str, Any] = {"mu": stats.mu, "sigma": stats.sigma}
+    if stats.n is not None:
+        arrays["n"] = np.int64(stats.n)
+    if stats.protocol is not None:
+        arrays["format"] = np.str_(STATS_FORMAT)
+        for key in STATS_KEYS[1:]:
+            if key in stats.protocol:
+                value = stats.protocol[key]
+                arrays[key] = (np.str_(json.dumps(value, default=str)) if key in JSON_KEYS
+                               else np.int64(value) if isinstance(value, int) else np.str_(value))
     buf = io.BytesIO()
-    np.savez(buf, mu=stats.mu, sigma=stats.sigma, n=np.int64(stats.n))
+    np.savez(buf, **arrays)
     return atomic_write_bytes(Path(path), buf.getvalue())
 
 
-# ----------------------------------------------------------------------------- results
-def protocol(mode: str, size: int, fake: Any, real: Any, fake_stats: Stats, real_stats: Stats) -> Dict[str, Any]:
-    def side(x, stats):
-        if isinstance(x, Images):
-            return {"source": x.source, "quantisation": quantisation_steps(mode, x, size), "stats_cache": stats.cache}
-        return {"source": {"kind": "stats", "path": str(x)}, "quantisation": ["unknown (precomputed statistics)"]}
+def protocol_mismatches(stored: Optional[Dict[str, Any]], mode: str, size: int) -> List[str]:
+    """How a statistics file's protocol differs from the requested one ([] if it does not, or is unknown)."""
+    if stored is None:
+        return []
+    wanted = {"mode": mode, "image_size": size, "resize_to_299": RESIZE_TO_299[mode], "extractor_sha1": WEIGHTS_SHA1}
+    return [f"{key} {stored.get(key)!r} (requested {wanted[key]!r})" for key in MATCHED if stored.get(key) != wanted[key]]
 
-    fake_side, real_side = side(fake, fake_stats), side(real, real_stats)
+
+def check_stats_protocol(stats: Stats, path: Path, mode: str, size: int, allow_mismatch: bool) -> List[str]:
+    """Refuse (one line) a statistics file computed under another protocol, unless allowed;
+    returns the mismatches (recorded in the result when allowed)."""
+    found = protocol_mismatches(stats.protocol, mode, size)
+    if found and not allow_mismatch:
+        raise FactorbenchError(f"{path}: statistics computed under another protocol: {'; '.join(found)}. Compute them "
+                               "under the requested one, or pass --allow-protocol-mismatch (allow_protocol_mismatch="
+                               "True) to use them anyway")
+    return found
+
+
+# ----------------------------------------------------------------------------- results
+def _count(n: Optional[int]) -> str:
+    return "unknown" if n is None else str(n)
+
+
+def small_sample_warnings(fake_stats: Stats, real_stats: Stats) -> Tuple[Dict[str, Any], List[str]]:
+    """Whether each side has fewer images than feature dimensions, and the warning if so."""
+    dim = int(fake_stats.mu.size)
+    below = {side: (None if st.n is None else st.n < dim) for side, st in (("fake", fake_stats), ("real", real_stats))}
+    warnings = []
+    if any(below.values()):
+        counts = " / ".join(f"{_count(st.n)} {side}" for side, st in (("fake", fake_stats), ("real", real_stats)))
+        warnings.append(f"FID on {counts} images, fewer than the {dim} feature dimensions: the covariance is "
+                        "rank-deficient and FID is strongly biased upward; compare only values computed with the same N")
+    return {"feature_dim": dim, **below}, warnings
+
+
+def protocol(mode: str, size: int, fake: Any, real: Any, fake_stats: Stats, real_stats: Stats,
+             mismatches: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+    mismatches = mismatches or {}
+
+    def side(name, x, stats):
+        if isinstance(x, Images):
+            return {"source": x.source, "quantisation": quantisation_steps(mode, x, size),
+                    "resize_to_eval_size": resize_to_eval_steps(mode, x, size), "stats_cache": stats.cache}
+        stored = stats.protocol
+        out = {"source": {"kind": "stats", "path": str(x)},
+               "stats_protocol": stored if stored is not None else "unknown",
+               "quantisation": (stored or {}).get("quantisation", ["unknown (precomputed statistics without a protocol)"]),
+               "resize_to_eval_size": (stored or {}).get("resize_to_eval_size", "unknown")}
+        if mismatches.get(name):
+            out["protocol_mismatch"] = mismatches[name]
+        return out
+
+    fake_side, real_side = side("fake", fake, fake_stats), side("real", real, real_stats)
+    below, warnings = small_sample_warnings(fake_stats, real_stats)
+    mismatch_note = "".join(f"; {name} statistics file under another protocol, used anyway: {'; '.join(found)}"
+                            for name, found in mismatches.items() if found)
     definition = (
-        f"FID, {mode} mode: {fake_stats.n} fake / {real_stats.n} real images at {size}x{size}; resize to 299: "
-        f"{RESIZE_TO_299[mode]}; rounding: fake {'; '.join(fake_side['quantisation']) or 'none'}, real "
+        f"FID, {mode} mode: {_count(fake_stats.n)} fake / {_count(real_stats.n)} real images at {size}x{size}; "
+        f"resize to 299: {RESIZE_TO_299[mode]}; rounding: fake {'; '.join(fake_side['quantisation']) or 'none'}, real "
         f"{'; '.join(real_side['quantisation']) or 'none'}; Inception TF-2015-12-05 pool3, sha1 {WEIGHTS_SHA1[:12]}"
+        f"{mismatch_note}"
     )
     return {
         "definition": definition,
@@ -232,43 +411,68 @@ def protocol(mode: str, size: int, fake: Any, real: Any, fake_stats: Stats, real
         "fake": fake_side, "real": real_side,
         "extractor": {"name": EXTRACTOR_NAME, "sha1": WEIGHTS_SHA1, "layer": "pool3 (2048)"},
         "statistics": "float64 mean and covariance (ddof=1); Fréchet distance via eigh + SVD (no sqrtm)",
+        "below_feature_dim": below,
+        "warnings": warnings,
         "versions": package_versions(),
     }
 
 
-def _stats_of(side: Any, mode: str, size: int, batch_size: int, device: str, use_cache: bool, progress: bool,
-              desc: str) -> Stats:
-    if isinstance(side, Images):
-        return side_statistics(side, mode, size, batch_size, device, use_cache, progress, desc)
-    return load_stats_npz(Path(side))
-
-
 def compute_fid(fake: Any, real: Any, mode: str, size: int, batch_size: int = 32, device: str = "cpu",
-                use_cache: bool = True, progress: bool = False) -> Tuple[Dict[str, Any], Stats, Stats]:
+                use_cache: bool = True, progress: bool = False,
+                allow_protocol_mismatch: bool = False) -> Tuple[Dict[str, Any], Stats, Stats]:
     """FID of ``fake`` against ``real`` (each :class:`Images` or a path to a stats ``.npz``).
 
+    A statistics file whose stored protocol differs from (``mode``, ``size``, resize to 299,
+    extractor) is refused unless ``allow_protocol_mismatch``; the record then lists the
+    differences (``protocol.<side>.protocol_mismatch`` and the definition).
     Returns (result record with ``metric``, ``value``, ``protocol``; fake stats; real stats).
     """
     if mode not in MODES:
         raise FactorbenchError(f"unknown FID mode {mode!r}; modes: {', '.join(MODES)}")
-    fs = _stats_of(fake, mode, size, batch_size, device, use_cache, progress, f"fake [{mode}]")
-    rs = _stats_of(real, mode, size, batch_size, device, use_cache, progress, f"real [{mode}]")
+    sides = {"fake": fake, "real": real}
+    stats, mismatches = {}, {}
+    for name, x in sides.items():  # statistics files first: a refused one costs no Inception pass
+        if not isinstance(x, Images):
+            stats[name] = load_stats_npz(Path(x))
+            mismatches[name] = check_stats_protocol(stats[name], Path(x), mode, size, allow_protocol_mismatch)
+    for name, x in sides.items():
+        if isinstance(x, Images):
+            stats[name] = side_statistics(x, mode, size, batch_size, device, use_cache, progress, f"{name} [{mode}]")
+    fs, rs = stats["fake"], stats["real"]
     value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma, fs.root(), rs.root())
-    return {"metric": f"fid_{mode}", "value": value, "protocol": protocol(mode, size, fake, real, fs, rs)}, fs, rs
+    return {"metric": f"fid_{mode}", "value": value,
+            "protocol": protocol(mode, size, fake, real, fs, rs, mismatches)}, fs, rs
+
+
+def kid_subset_size(n_fake: int, n_real: int, largest: int = 1000) -> int:
+    """torch-fidelity's default subset size: min(1000, N_fake, N_real)."""
+    return min(largest, n_fake, n_real)
 
 
 def compute_kid(fake: Images, real: Images, mode: str, size: int, batch_size: int = 32, device: str = "cpu",
                 use_cache: bool = True, progress: bool = False, seed: int = 0, subsets: int = 100) -> Dict[str, Any]:
-    """KID (mean and std over subsets) with torch-fidelity's estimator; needs images, not stats."""
+    """KID (mean and std over subsets) with torch-fidelity's estimator; needs images, not stats.
+
+    Subsets hold min(1000, N_fake, N_real) images drawn without replacement; where that is a
+    whole side, every subset of that side is the same set, so the std measures only the other
+    side's resampling (0 when both sides are whole): the protocol says so and warns."""
     if not (isinstance(fake, Images) and isinstance(real, Images)):
         raise FactorbenchError("KID needs images on both sides (a .npz of mu/sigma cannot give it)")
     fs = side_statistics(fake, mode, size, batch_size, device, use_cache, progress, f"fake [{mode}]")
     rs = side_statistics(real, mode, size, batch_size, device, use_cache, progress, f"real [{mode}]")
-    subset = min(1000, fs.n, rs.n)
+    subset = kid_subset_size(fs.n, rs.n)
     out = kid_features_to_metric(torch.from_numpy(fs.features), torch.from_numpy(rs.features), kid_subsets=subsets,
                                  kid_subset_size=subset, verbose=False, rng_seed=seed)
     proto = protocol(mode, size, fake, real, fs, rs)
-    proto.update({"kid_subsets": subsets, "kid_subset_size": subset, "kid_kernel": "polynomial, degree 3, coef0 1",
-                  "seed": seed})
+    whole = {"fake": subset == fs.n, "real": subset == rs.n}
+    proto["warnings"] = []  # FID's covariance warning does not concern KID (an unbiased kernel estimate)
+    if any(whole.values()):
+        sides = " and ".join(side for side, is_whole in whole.items() if is_whole)
+        proto["warnings"].append(
+            f"KID subsets of {subset} images are the whole {sides} set: every subset repeats it, so the ± is "
+            + ("0 (up to float rounding) by construction, not an uncertainty" if all(whole.values()) else
+               "only the other side's resampling spread, not a standard error"))
+    proto.update({"kid_subsets": subsets, "kid_subset_size": subset, "kid_subset_is_whole_set": whole,
+                  "kid_kernel": "polynomial, degree 3, coef0 1", "seed": seed})
     return {"metric": f"kid_{mode}", "value": float(out["kernel_inception_distance_mean"]),
             "std": float(out["kernel_inception_distance_std"]), "protocol": proto}

@@ -68,3 +68,29 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, sqrt1=None, sqrt2=None) -> float:
     if value < -1e-8 * scale:
         raise AssertionError(f"Fréchet distance came out negative ({value}); this is a bug")
     return max(value, 0.0)
+
+
+#: relative tolerances of :func:`checked_covariance_root`: a covariance written by np.cov in
+#: float64 or float32 (pytorch-fid, clean-fid, ours) is symmetric and PSD well within them
+SYMMETRY_TOL = 1e-6
+PSD_TOL = 1e-5
+
+
+def checked_covariance_root(sigma: np.ndarray, where: str) -> np.ndarray:
+    """:func:`psd_sqrt` of a covariance read from a file, after checking that it is one:
+    finite, symmetric (max |Σ − Σᵀ| ≤ 1e-6 · max |Σ|) and positive semi-definite (smallest
+    eigenvalue ≥ −1e-5 · the largest). Anything else is a one-line error naming ``where``;
+    the Fréchet distance of a matrix that is not a covariance is not a number to report."""
+    sigma = np.asarray(sigma, np.float64)
+    if not np.isfinite(sigma).all():
+        raise FactorbenchError(f"{where}: sigma contains NaN or inf")
+    scale = float(np.abs(sigma).max()) if sigma.size else 0.0
+    asymmetry = float(np.abs(sigma - sigma.T).max()) if sigma.size else 0.0
+    if asymmetry > SYMMETRY_TOL * max(scale, 1e-300):
+        raise FactorbenchError(f"{where}: sigma is not symmetric (max |sigma - sigma.T| = {asymmetry:.3g}, "
+                               f"max |sigma| = {scale:.3g}); it is not a covariance matrix")
+    values, vectors = np.linalg.eigh((sigma + sigma.T) / 2)
+    if values.size and values.min() < -PSD_TOL * max(float(values.max()), 1e-300):
+        raise FactorbenchError(f"{where}: sigma is not positive semi-definite (smallest eigenvalue {values.min():.3g}, "
+                               f"largest {values.max():.3g}); it is not a covariance matrix")
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T

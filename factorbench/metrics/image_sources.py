@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Protocol
 
 import numpy as np
 import torch
@@ -31,12 +31,28 @@ from ..errors import FactorbenchError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
+class FloatPixels(Protocol):
+    """A dataset's images before the loader rounded them (for FID's ``direct`` mode):
+    ``batch(start, stop, size)`` is float32 (B, 3, size, size) in [0, 255], resized to
+    ``size`` from the decoded source pixels; ``source_steps`` lists the roundings that
+    remain (e.g. the JPEG decode) and ``resize`` says how (``{size}`` is filled in)."""
+
+    source_steps: List[str]
+    resize: str
+
+    def batch(self, start: int, stop: int, size: int) -> np.ndarray: ...
+
+
 @dataclass
 class Images:
     """A set of images with a description of where they came from (for the protocol)."""
 
     data: torch.Tensor
     source: Dict[str, Any] = field(default_factory=dict)
+    #: how uint8 ``data`` was rounded on its way here (None: "source is uint8")
+    stored_steps: Optional[List[str]] = None
+    #: the same images before that rounding, where the dataset can give them (None: it cannot)
+    float_pixels: Optional[FloatPixels] = None
 
     @property
     def n(self) -> int:
@@ -98,9 +114,27 @@ def dataset_images(name: str, split: str = "test", n: Optional[int] = None, seed
     """The first ``n`` images of a registered dataset's split, as stored (uint8)."""
     from ..data import get_dataset
 
-    ds = get_dataset(name, split, seed=seed)
+    return images_of_dataset(get_dataset(name, split, seed=seed), n, seed)
+
+
+def images_of_dataset(ds, n: Optional[int] = None, seed: Optional[int] = None) -> Images:
+    """The first ``n`` images of a loaded split (an ``ArrayDataset``) as stored (uint8), with
+    how the loader rounded them and, where the loader can give them (CUB, Cars, Dogs), the
+    same images before rounding for FID's ``direct`` mode (SPEC §4.1, thesis §5.4.2)."""
+    from ..data import DATASETS
+
     data = torch.from_numpy(ds.arrays["image"][: n or len(ds)])
-    return Images(data, {"kind": "dataset", "name": name, "split": split, "seed": seed, "n": int(data.shape[0])})
+    loader = DATASETS.get(ds.name) if ds.name in DATASETS else None
+    steps = list(loader.stored_steps()) if hasattr(loader, "stored_steps") else None
+    floats = loader.float_images(ds.split, int(data.shape[0])) if hasattr(loader, "float_images") else None
+    if "converted_from" in ds.info:  # data/convert.py resized/re-coloured and rounded it again
+        steps = (steps or ["source is uint8"]) + [
+            f"converted from {'x'.join(map(str, ds.info['converted_from']))} to "
+            f"{'x'.join(map(str, ds.image_shape))} and rounded to uint8"]
+        floats = None
+    seed = ds.info.get("seed", 0) if seed is None else seed
+    return Images(data, {"kind": "dataset", "name": ds.name, "split": ds.split, "seed": seed, "n": int(data.shape[0])},
+                  steps, floats)
 
 
 def check_finite(images: torch.Tensor, what: str) -> torch.Tensor:

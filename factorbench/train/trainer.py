@@ -65,13 +65,16 @@ class TrainRun:
     #: convert the dataset's images to this (C, H, W) before training (§4.4: "we resize all
     #: the images to 64x64 ... convert MNIST to RGB"); None: train at the dataset's shape
     image_shape: Optional[Sequence[int]] = None
+    #: the split trained on ("train", or e.g. "all" for CUB: thesis §5.4.2 "the whole dataset")
+    dataset_split: str = "train"
 
     def describe(self, model: GenerativeModel) -> Dict[str, Any]:
         return {
             "model": self.model,
             "model_config": config_to_dict(model.config),
             "image_shape": list(model.image_shape),
-            "dataset": {"name": self.dataset, "split": "train", "n": self.dataset_n, "seed": self.dataset_seed},
+            "dataset": {"name": self.dataset, "split": self.dataset_split, "n": self.dataset_n,
+                        "seed": self.dataset_seed},
             "train": self.train.key(),
             "seed": self.seed,
             "init_from": None if self.init_from is None else str(self.init_from),
@@ -118,7 +121,7 @@ def _train(run: TrainRun, device: str, resume: bool, progress: bool,
     out = Path(run.out)
     if run.train.deterministic:
         set_deterministic(True)
-    dataset = get_dataset(run.dataset, "train", n=run.dataset_n, seed=run.dataset_seed)
+    dataset = get_dataset(run.dataset, run.dataset_split, n=run.dataset_n, seed=run.dataset_seed)
     if run.image_shape is not None:
         dataset = convert_dataset(dataset, run.image_shape)
     torch.manual_seed(stage_seed(run.seed, "train/init"))

@@ -25,6 +25,8 @@ Crop: the same as ``cub`` (:func:`~factorbench.data.real.imageio.object_crop`, F
 1.5·max(w, h) box-centred square, clamped to the image, centred square of the shorter
 side), resized to 64 or 128 (PIL bicubic); the box follows the crop and the mask is
 :func:`~factorbench.data.real.imageio.box_mask` of the output box.
+FID's ``direct`` mode reads ``float_images`` instead of the stored (rounded) crop: the same
+crop of the decoded JPEG resized in float (:class:`~.object_crop.FloatObjects`).
 
 Fields: image, mask (box mask), boxes (one box), count (1), labels ``class`` (model,
 0-based; the devkit's are 1-based).
@@ -42,7 +44,7 @@ from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
 from .matfile import mat_value, read_mat
-from .object_crop import box_masked_object, single_object_arrays
+from .object_crop import ObjectItem, OneObjectSource, box_masked_object, single_object_arrays
 
 META = "devkit/cars_meta.mat"
 SPLIT_FILES = {  # split -> (annotations, image folder)
@@ -75,7 +77,7 @@ def read_annotations(path: Path, n_classes: int) -> List[Tuple[str, int, Tuple[f
     return rows
 
 
-class CarsSource(RealSource):
+class CarsSource(OneObjectSource, RealSource):
     version = 1
     subdir = "stanford_cars"
     fields = ("image", "mask", "boxes", "count", "labels")
@@ -88,14 +90,21 @@ class CarsSource(RealSource):
     def required(self, split: str) -> List[str]:
         return [META, *SPLIT_FILES[split]]
 
+    def rows(self, folder: Path, split: str, n: Optional[int]) -> List[Tuple[str, int, Tuple[float, float, float, float]]]:
+        n_classes = np.asarray(read_mat(folder / META, "class_names")["class_names"]).size
+        return read_annotations(folder / SPLIT_FILES[split][0], n_classes)[:n]
+
+    def object_items(self, folder: Path, split: str, n: Optional[int]) -> List[ObjectItem]:
+        annotations, image_dir = (folder / p for p in SPLIT_FILES[split])
+        return [ObjectItem(image_dir / fname, box, f"{annotations} ({fname})") for fname, _, box in self.rows(folder, split, n)]
+
     def read(self, folder: Path, split: str, n: Optional[int]) -> ArrayDict:
         size = self.image_shape[-1]
-        annotations, image_dir = (folder / p for p in SPLIT_FILES[split])
-        n_classes = np.asarray(read_mat(folder / META, "class_names")["class_names"]).size
-        rows = read_annotations(annotations, n_classes)[:n]
+        annotations = folder / SPLIT_FILES[split][0]
+        rows = self.rows(folder, split, n)
         images, masks, boxes = [], [], []
         for fname, _, box in rows:
-            path = image_dir / fname
+            path = folder / SPLIT_FILES[split][1] / fname
             if not path.is_file():
                 raise FactorbenchError(f"{path}: missing (named in {annotations})")
             image, mask, out_box = box_masked_object(path, box, size, f"{annotations} ({fname})")

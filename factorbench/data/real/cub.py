@@ -25,6 +25,10 @@ Crop: :func:`~factorbench.data.real.imageio.object_crop` -- FineGAN's square of 
 1.5·max(w, h) centred on the box, each side clamped to the image (shrunk, not shifted),
 then the centred square of the shorter side -- resized to 64 or 128 (PIL bicubic). The
 box goes through the same crop and scale.
+The stored image is rounded twice (PIL's uint8 bicubic rounds after each of its two passes);
+FID's ``direct`` mode instead reads ``float_images``: the same crop of the decoded JPEG
+resized in float (:class:`~.object_crop.FloatObjects`, §5.4.2 "we interpolate the image in
+the range from 0-1").
 
 Mask: the segmentation PNG is greyscale with soft values (the fraction of annotators
 marking the pixel, times 255). It is cropped like the image, resized as float (PIL
@@ -46,7 +50,7 @@ from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
 from .imageio import open_mask, open_rgb
-from .object_crop import crop_to_object, object_box, single_object_arrays
+from .object_crop import ObjectItem, OneObjectSource, crop_to_object, object_box, single_object_arrays
 
 ROOT = "CUB_200_2011"
 SEGMENTATIONS = "segmentations"
@@ -110,7 +114,12 @@ def crop_mask(soft: np.ndarray, crop: Sequence[int], size: int) -> np.ndarray:
     return (resized > MASK_THRESHOLD).astype(np.uint8)
 
 
-class CUBSource(RealSource):
+def record_item(folder: Path, record: Record) -> ObjectItem:
+    """The image file and box of one record (see :class:`~.object_crop.ObjectItem`)."""
+    return ObjectItem(folder / ROOT / "images" / record.name, record.box, f"{folder / ROOT / TABLES[3]} ({record.name})")
+
+
+class CUBSource(OneObjectSource, RealSource):
     version = 1
     subdir = ""  # the two archives extract to CUB_200_2011/ and segmentations/ in the root
     fields = ("image", "mask", "boxes", "count", "labels")
@@ -124,21 +133,26 @@ class CUBSource(RealSource):
     def required(self, split: str) -> List[str]:
         return [f"{ROOT}/{name}" for name in TABLES] + [f"{ROOT}/images", SEGMENTATIONS]
 
+    def records(self, folder: Path, split: str, n: Optional[int]) -> List[Record]:
+        return [r for r in read_records(folder) if split == "all" or r.train == (split == "train")][:n]
+
+    def object_items(self, folder: Path, split: str, n: Optional[int]) -> List[ObjectItem]:
+        return [record_item(folder, r) for r in self.records(folder, split, n)]
+
     def read(self, folder: Path, split: str, n: Optional[int]) -> ArrayDict:
         size = self.image_shape[-1]
-        records = [r for r in read_records(folder) if split == "all" or r.train == (split == "train")][:n]
+        records = self.records(folder, split, n)
         images, masks, boxes = [], [], []
-        for record in records:
-            image_path = folder / ROOT / "images" / record.name
+        for record, item in ((r, record_item(folder, r)) for r in records):
             mask_path = (folder / SEGMENTATIONS / record.name).with_suffix(".png")
-            for path in (image_path, mask_path):
+            for path in (item.path, mask_path):
                 if not path.is_file():
                     raise FactorbenchError(f"{path}: missing (image {record.name} is listed in {ROOT}/images.txt)")
-            img, soft = open_rgb(image_path), open_mask(mask_path)
+            img, soft = open_rgb(item.path), open_mask(mask_path)
             if soft.shape != (img.height, img.width):
                 raise FactorbenchError(f"{mask_path}: {soft.shape[1]}x{soft.shape[0]} mask for a "
                                        f"{img.width}x{img.height} image")
-            box = object_box(record.box, img.width, img.height, f"{folder / ROOT / TABLES[3]} ({record.name})")
+            box = object_box(item.box, img.width, img.height, item.where)
             image, out_box, crop = crop_to_object(img, box, size)
             images.append(image)
             masks.append(crop_mask(soft, crop, size))

@@ -25,6 +25,8 @@ Crop: the same as ``cub`` (:func:`~factorbench.data.real.imageio.object_crop`, F
 1.5·max(w, h) box-centred square, clamped to the image, centred square of the shorter
 side), resized to 64 or 128 (PIL bicubic); the box follows the crop and the mask is
 :func:`~factorbench.data.real.imageio.box_mask` of the output box.
+FID's ``direct`` mode reads ``float_images`` instead of the stored (rounded) crop: the same
+crop of the decoded JPEG resized in float (:class:`~.object_crop.FloatObjects`).
 
 Fields: image, mask (box mask), boxes (one box), count (1), labels ``class`` (breed,
 0-based; the lists' are 1-based).
@@ -43,7 +45,7 @@ from ..registry import register_dataset
 from ..sample import ArrayDict
 from .base import RealSource
 from .matfile import mat_value, read_mat
-from .object_crop import box_masked_object, single_object_arrays
+from .object_crop import ObjectItem, OneObjectSource, box_masked_object, single_object_arrays
 
 CORNERS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -79,7 +81,7 @@ def read_first_box(path: Path) -> Tuple[float, float, float, float]:
     return xmin - 1, ymin - 1, xmax, ymax
 
 
-class DogsSource(RealSource):
+class DogsSource(OneObjectSource, RealSource):
     version = 1
     subdir = "stanford_dogs"
     fields = ("image", "mask", "boxes", "count", "labels")
@@ -90,6 +92,13 @@ class DogsSource(RealSource):
 
     def required(self, split: str) -> List[str]:
         return [f"{split}_list.mat", "Images", "Annotation"]
+
+    def object_items(self, folder: Path, split: str, n: Optional[int]) -> List[ObjectItem]:
+        items = []
+        for rel, _ in read_list(folder / f"{split}_list.mat")[:n]:
+            annotation = folder / "Annotation" / Path(rel).with_suffix("")
+            items.append(ObjectItem(folder / "Images" / rel, read_first_box(annotation), str(annotation)))
+        return items
 
     def read(self, folder: Path, split: str, n: Optional[int]) -> ArrayDict:
         size = self.image_shape[-1]

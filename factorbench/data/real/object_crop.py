@@ -3,8 +3,9 @@ the contract arrays for one object per image (thesis §5.4.2; SPEC §2.2)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -76,3 +77,88 @@ def single_object_arrays(images: list, masks: list, boxes: list, classes: list, 
         "count": np.ones(n, dtype=np.int64),
         "label_class": np.asarray(classes, dtype=np.int64).reshape(n),
     }
+
+
+# ----------------------------------------------------------------------------- unrounded crops
+#: the rounding steps of the stored images of a one-object dataset (FID protocols, SPEC §4.1)
+def stored_steps(size: int) -> list:
+    return ["source JPEG decoded to uint8",
+            f"FineGAN crop resized to {size}x{size} by PIL bicubic on uint8, rounded after each of its two "
+            "separable passes (the stored dataset images)"]
+
+
+#: the same images for FID's direct mode: decoded source pixels, resized in float
+FLOAT_STEPS = ["source JPEG decoded to uint8"]
+FLOAT_RESIZE = ("FineGAN crop of the decoded source image resized to {size}x{size} by PIL bicubic in float "
+                "(per channel, 'F' mode), clipped to [0, 255], not rounded")
+
+
+@dataclass(frozen=True)
+class ObjectItem:
+    """Where one image of a one-object dataset comes from: its file and annotated box
+    (xyxy, exclusive x1/y1, source pixels, not yet clipped); ``where`` names the annotation."""
+
+    path: Path
+    box: Tuple[float, float, float, float]
+    where: str
+
+
+def float_crop(img: Image.Image, crop: Sequence[int], size: int) -> np.ndarray:
+    """float32 (3, size, size) in [0, 255]: ``crop`` of ``img`` resized to ``size`` with PIL
+    bicubic in float, one channel at a time ('F' mode), then clipped -- the stored image's
+    filter without its two roundings (see :func:`stored_steps`)."""
+    patch = np.asarray(img.crop(tuple(crop)), dtype=np.float32)
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(patch[..., c]), mode="F").resize((size, size), Image.BICUBIC))
+                for c in range(patch.shape[-1])]
+    return np.clip(np.stack(channels), 0.0, 255.0)
+
+
+def float_object(item: ObjectItem, size: int) -> np.ndarray:
+    """The image of ``item`` as the loader crops it (:func:`crop_to_object`), resized to
+    ``size`` in float from the decoded source pixels (:func:`float_crop`)."""
+    if not item.path.is_file():
+        raise FactorbenchError(f"{item.path}: missing (FID's direct mode reads the source images)")
+    img = open_rgb(item.path)
+    box = object_box(item.box, img.width, img.height, item.where)
+    return float_crop(img, object_crop(box, img.width, img.height), size)
+
+
+class FloatObjects:
+    """Batches of a one-object dataset's images before rounding, for FID's direct mode
+    (thesis §5.4.2: "for the direct FID results, we interpolate the image in the range
+    0-1"). Nothing is cached but the list of items: the source images are decoded once per
+    FID protocol, whose features the FID statistics cache keeps."""
+
+    source_steps = FLOAT_STEPS
+    resize = FLOAT_RESIZE
+
+    def __init__(self, items: Callable[[], List[ObjectItem]]):
+        self._items = items
+        self._cached: Optional[List[ObjectItem]] = None
+
+    def items(self) -> List[ObjectItem]:
+        if self._cached is None:
+            self._cached = self._items()
+        return self._cached
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def batch(self, start: int, stop: int, size: int) -> np.ndarray:
+        """float32 (B, 3, size, size) in [0, 255] for items ``start:stop``."""
+        return np.stack([float_object(item, size) for item in self.items()[start:stop]])
+
+
+class OneObjectSource:
+    """Mixin of the one-object loaders (CUB, Cars, Dogs): their images before rounding and
+    the rounding steps of the stored ones, for the FID protocols. Needs ``object_items``."""
+
+    def object_items(self, folder: Path, split: str, n: Optional[int]) -> List[ObjectItem]:
+        raise NotImplementedError  # abstract
+
+    def float_images(self, split: str, n: Optional[int] = None) -> FloatObjects:
+        """The first ``n`` images of ``split`` (the order of the stored ones) before rounding."""
+        return FloatObjects(lambda: self.object_items(self.folder(), split, n))
+
+    def stored_steps(self) -> list:
+        return stored_steps(self.image_shape[-1])
