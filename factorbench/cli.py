@@ -4,6 +4,7 @@ on stderr and exit status 1."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -13,22 +14,53 @@ from typing import Optional, Tuple
 
 import click
 
+from .cli_support import EXIT_CRASH, EXIT_DRIFT, EXIT_USER, decorate, enable_progress_lines, print_records
 from .errors import FactorbenchError
 
 
 class Group(click.Group):
-    """A click group that turns user errors into one line instead of a traceback."""
+    """A click group that turns user errors into one line instead of a traceback, and gives
+    every subcommand ``--quiet`` and its help example (:mod:`.cli_support`)."""
+
+    def add_command(self, cmd, name=None) -> None:
+        super().add_command(cmd, name)
+        path = " ".join(p for p in (getattr(self, "_path", None), name or cmd.name) if p)
+        cmd._path = path
+        decorate(cmd, path)
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:  # a bad option is a user error too
+            exc.exit_code = EXIT_USER
+            raise
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_USER
+            raise
         except FactorbenchError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:  # unwritable --out, full disk, ...: the OS's own one-line reason
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception:  # a bug: keep the traceback, and an exit status that is not a user error's
+            if ctx.parent is not None:
+                raise
+            import traceback
+
+            traceback.print_exc()
+            click.echo(f"factorbench crashed (a bug, not a mistake in the command); exit status {EXIT_CRASH}",
+                       err=True)
+            sys.exit(EXIT_CRASH)
 
 
 def progress_enabled(ctx: click.Context) -> bool:
+    """Bars when stderr is a terminal; otherwise progress lines (:func:`enable_progress_lines`)."""
+    enable_progress_lines(ctx)
     return not ctx.obj.get("quiet") and sys.stderr.isatty()
 
 
@@ -48,11 +80,14 @@ def main(ctx: click.Context, quiet: bool, data_root: Optional[str]) -> None:
     representations, reproducing the tables of the thesis.
 
     Start with `factorbench bench run vae_beta_sweep --preset quick`, then look at
-    results/tables/.
+    results/tables/. Exit status: 1 a user error, 3 regression drift, anything else a crash.
     """
     ctx.ensure_object(dict)["quiet"] = quiet
     if data_root:
         os.environ["FACTORBENCH_DATA"] = data_root
+
+
+decorate(main, "")
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -206,9 +241,10 @@ def bench_list() -> None:
 @click.option("--cpus-per-job", type=float, default=1, show_default=True,
               help="CPUs each cell asks Ray for (locally: torch threads per pool worker).")
 @click.option("--gpus-per-job", type=float, default=0, show_default=True, help="GPUs each cell asks Ray for.")
+@click.option("--json", "as_json", is_flag=True, help="Print the spec's records as a JSON list instead of the table.")
 @click.pass_context
 def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, executor, jobs, address, cpus_per_job,
-              gpus_per_job):
+              gpus_per_job, as_json):
     """Train what is missing, evaluate, append records, and write SPEC's table.
 
     Finished cells are skipped, so re-running the same command completes an interrupted
@@ -237,9 +273,15 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
         if not report.failed:
             raise
         paths = None  # no record at all: every cell failed
+    if as_json:
+        from .bench.output import records_of_spec
+        from .bench.store import read_records
+
+        print_records(records_of_spec(s, preset, read_records(opts.results, s.name, preset)))
     if paths:
-        click.echo(paths["md"].read_text())
-        click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
+        if not as_json:
+            click.echo(paths["md"].read_text())
+        click.echo("tables: " + ", ".join(str(p) for p in paths.values()), err=as_json)
     for r in report.failed:
         click.echo(f"failed: {r.label}: {r.error}", err=True)
         if r.traceback and not ctx.obj.get("quiet"):
@@ -255,15 +297,21 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
 @click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(["md", "latex", "csv"]))
 @click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
 @click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")
-def table_cmd(spec, preset, fmt, results, thesis):
+@click.option("--json", "as_json", is_flag=True, help="Print the table's records as a JSON list instead.")
+def table_cmd(spec, preset, fmt, results, thesis, as_json):
     """Rebuild SPEC's paper-style table from stored records and print it."""
-    from .bench.output import write_tables
+    from .bench.output import records_of_spec, write_tables
     from .bench.spec import load_spec
+    from .bench.store import read_records
     from .paths import default_results_dir
 
     s = load_spec(spec)
     show = (preset == "paper") if thesis is None else thesis
-    paths = write_tables(s, preset, Path(results) if results else default_results_dir(), formats=[fmt], show_thesis=show)
+    folder = Path(results) if results else default_results_dir()
+    paths = write_tables(s, preset, folder, formats=[fmt], show_thesis=show)
+    if as_json:
+        print_records(records_of_spec(s, preset, read_records(folder, s.name, preset)))
+        return
     click.echo(paths[fmt].read_text())
 
 
@@ -281,12 +329,15 @@ main.add_command(run)
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Where to train (default: a fresh temporary folder). Finished runs found there are reused.")
 @device_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one record per compared value (benchmark, model, row, metric, baseline, now, tol, status).")
 @click.pass_context
-def regress_cmd(ctx, update, names, baselines, workdir, device):
+def regress_cmd(ctx, update, names, baselines, workdir, device, as_json):
     """Re-run the ci preset of each benchmark and compare with the stored baselines.
 
-    Exits 1 and prints a diff table when a value moved by more than its tolerance
-    (see factorbench/bench/regress.py for how tolerances come from the seed spread).
+    Exits 3 and prints a diff table when a value moved by more than its tolerance
+    (see factorbench/bench/regress.py for how tolerances come from the seed spread);
+    exit 1 is a user error, anything else a crash.
     """
     from .bench.output import records_of_spec
     from .bench.regress import compare, diff_table, make_baseline, read_baseline, write_baseline
@@ -316,12 +367,15 @@ def regress_cmd(ctx, update, names, baselines, workdir, device):
                 drifts += compare(s, read_baseline(path), records)
     if update:
         return
-    click.echo(diff_table(drifts))
+    if as_json:
+        print_records({**dataclasses.asdict(d), "status": d.status} for d in drifts)
+    else:
+        click.echo(diff_table(drifts))
     bad = [d for d in drifts if d.status != "ok"]
     if bad:
         click.echo(f"regress: {len(bad)} of {len(drifts)} values drifted or are missing", err=True)
-        sys.exit(1)
-    click.echo(f"regress: all {len(drifts)} values within tolerance")
+        sys.exit(EXIT_DRIFT)
+    click.echo(f"regress: all {len(drifts)} values within tolerance", err=as_json)
 
 
 if __name__ == "__main__":

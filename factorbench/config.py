@@ -33,8 +33,10 @@ def config_from_dict(cls: Type[C], values: Mapping[str, Any], where: str = "") -
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise FactorbenchError(f"{where}: expected float, got {value!r}")
     if tp in (int, str, bool):
         if type(value) is not tp:
             raise FactorbenchError(f"{where}: expected {tp.__name__}, got {value!r}")
