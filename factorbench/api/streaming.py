@@ -67,16 +67,17 @@ class FID:
         """Forget every update (keeps mode, size and device)."""
         self._sides: Dict[str, _Side] = {s: _Side() for s in SIDES}
 
-    def update(self, images: Any, real: bool) -> None:
+    def update(self, images: Any, real: bool, n: Optional[int] = None) -> None:
         """Add a batch (tensor/array (B, C, H, W), uint8 or float in [0, 1]), an iterable of
-        batches, or an image folder / dataset name, to the real or the fake side."""
+        batches, or an image folder / dataset name (its first ``n`` images), to the real or
+        the fake side."""
         from ..metrics.image_sources import Images
         from .inputs import as_batch, resolve_side
 
         name = "real" if real else "fake"
         side = self._sides[name]
         if isinstance(images, (str, Path, Images)):
-            images = resolve_side(images, name, batch_size=self.batch_size, device=self.device)
+            images = resolve_side(images, name, n, batch_size=self.batch_size, device=self.device)
             if not isinstance(images, Images):
                 raise FactorbenchError(f"fb.FID.update needs images, not a statistics file ({images})")
             images = images.data
