@@ -90,6 +90,8 @@ def run_fid(ctx, fake, real, mode, save_stats, with_kid, with_prc, size, no_cach
     modes = ["saved", "direct"] if mode == "both" else [mode]
     if save_stats and len(modes) > 1:
         raise FactorbenchError("--save-stats needs one --mode (statistics differ between modes)")
+    if save_stats and (with_kid or with_prc):
+        raise FactorbenchError("--save-stats writes FID statistics only; run it without --kid/--prc")
     results, extra = [], []
     for m in modes:
         if with_kid or with_prc:  # one feature pass per side for every metric (factorbench.api)
