@@ -52,6 +52,20 @@ def test_every_input_form_becomes_images_with_the_other_sides_count():
     side = resolve_side(batches, "fake")
     assert side.n == 6 and side.data.shape[1] == 1 and side.source["kind"] == "batches"
     assert resolve_side(real.numpy(), "real", n=4).n == 4
+
+    class Sampler:  # what fb.load returns, as far as images are concerned
+        name = "toy"
+
+        def eval(self):
+            return self
+
+        def sample(self, k, generator=None):
+            return torch.rand(k, 3, 8, 8, generator=generator)
+
+    f, _ = resolve_pair(Sampler(), real, batch_size=4, seed=3)
+    again, _ = resolve_pair(Sampler(), real, batch_size=4, seed=3)
+    assert f.n == 6 and f.source == {"kind": "model", "model": "toy", "sampling": "random", "seed": 3, "n": 6}
+    assert torch.equal(f.data, again.data)  # seeded
     assert eval_size(None, f, r) == 8
 
 

@@ -7,6 +7,9 @@ Accepted, tried in this order:
   dataset ``NAME[:SPLIT]`` (:mod:`factorbench.metrics.sources`, the CLI's parser);
 - a tensor or numpy array (N, C, H, W), C = 1 or 3: uint8 (kept, rounding already done) or
   float in [0, 1] (kept float, so the FID mode decides where rounding happens, SPEC §4.1);
+- a model with ``sample(n, generator=...)`` (a :class:`~factorbench.models.GenerativeModel`,
+  e.g. from ``fb.load``): ``n`` images decoded from z ~ N(0, I), seeded by ``seed``
+  (``sampling="test"`` is for checkpoint folders, which know their test images);
 - a callable ``generate(n) -> batch``: called for batches of ``batch_size`` until ``n``
   images (``n``: the argument, else as many as the other side has);
 - any other iterable of such batches (a list, a generator, a DataLoader yielding tensors).
@@ -91,9 +94,13 @@ def _is_path(x: Any) -> bool:
     return isinstance(x, (str, os.PathLike))
 
 
+def _is_model(x: Any) -> bool:
+    return callable(getattr(x, "sample", None)) and not isinstance(x, (torch.Tensor, np.ndarray, Images))
+
+
 def needs_other_n(x: Any) -> bool:
-    """Whether this side's image count can follow the other side's (callables, checkpoints)."""
-    if callable(x) and not isinstance(x, (torch.Tensor, np.ndarray, Images)):
+    """Whether this side's image count can follow the other side's (models, callables, checkpoints)."""
+    if _is_model(x) or (callable(x) and not isinstance(x, (torch.Tensor, np.ndarray, Images))):
         return True
     return _is_path(x) and kind_of(str(x)) == "checkpoint"
 
@@ -109,6 +116,15 @@ def resolve_side(x: Any, what: str, n: Optional[int] = None, default_n: Optional
     if isinstance(x, (torch.Tensor, np.ndarray)):
         data, source = as_batch(x, what), {"kind": "array"}
         data = data if n is None else data[:n]
+    elif _is_model(x):
+        from ..metrics.image_sources import model_images
+
+        count = n or default_n
+        if count is None:
+            raise FactorbenchError(f"{what} is a model: pass n= (how many images to sample)")
+        name = getattr(x, "name", type(x).__name__)
+        data = model_images(x, "random", count, seed, batch_size, device, what=f"model {name}")
+        source = {"kind": "model", "model": name, "sampling": "random", "seed": seed}
     elif callable(x):
         count = n or default_n
         if count is None:
