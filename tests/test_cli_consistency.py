@@ -90,3 +90,57 @@ def test_training_without_a_terminal_prints_a_line_per_epoch_and_loads_from_pyth
     scores = fb.evaluate(out, "recon_mse", n_test=16, device="cpu")
     assert list(scores) == ["recon_mse"] and math.isfinite(scores.recon_mse.value)
     assert scores.recon_mse.protocol  # the protocol a benchmark record would store
+
+
+@pytest.fixture
+def stored_records(monkeypatch, tmp_path):
+    """bench run / table over two stored records, without training (the runner is stubbed)."""
+    records = [{"metric": "recon_mse", "value": 1.5, "cell": "a"}, {"metric": "probe_linear_test_acc", "value": 0.9,
+                                                                   "cell": "a"}]
+    table = tmp_path / "t.md"
+    table.write_text("| table |\n")
+
+    class Report:
+        failed = []
+
+        def summary(self):
+            return "1 cells: 1 done, 0 skipped, 0 failed"
+
+    monkeypatch.setattr("factorbench.bench.runner.run_grid", lambda spec, opts: Report())
+    monkeypatch.setattr("factorbench.bench.output.write_tables", lambda *a, **k: {"md": table, "csv": table})
+    monkeypatch.setattr("factorbench.bench.output.records_of_spec", lambda spec, preset, found: found)
+    monkeypatch.setattr("factorbench.bench.store.read_records", lambda results, name, preset: records)
+    return records
+
+
+@pytest.mark.parametrize("cmd", [["bench", "run", "vae_beta_sweep", "--preset", "ci", "--device", "cpu"],
+                                 ["table", "vae_beta_sweep", "--preset", "ci", "--format", "md"]],
+                         ids=["bench run", "table"])
+def test_bench_run_and_table_json_are_the_stored_records(stored_records, cmd, tmp_path):
+    result = CliRunner().invoke(main, cmd + ["--results", str(tmp_path), "--json", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == stored_records  # stdout holds the JSON alone
+
+
+def test_finished_cells_are_progress_lines_without_a_terminal():
+    import logging
+
+    from factorbench.bench.executors import Progress
+
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger("factorbench.progress")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        progress = Progress(3, "vae_beta_sweep [ci]", False, skipped=1)
+        progress.finish(failed=False)
+        progress.finish(failed=True)
+        progress.close()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    assert lines == ["vae_beta_sweep [ci]: 1/3 jobs finished (failed=0 skipped=1)",
+                     "vae_beta_sweep [ci]: 2/3 jobs finished (failed=1 skipped=1)"]
