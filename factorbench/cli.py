@@ -197,6 +197,7 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
         if value is not None:
             values[key] = value
     train_config = config_from_dict(TrainConfig, values, where="train")
+    config_from_dict(cls.config_class, _parse_sets(sets), where=f"model {model}")  # a bad --set fails before any data is built
     folder = Path(out) if out else Path("runs") / "train" / f"{model}-{dataset}-seed{seed}"
     image_shape = None
     if init_from:
