@@ -13,11 +13,11 @@ yardstick. Run before and after a change, on the same machine, in one sitting:
 Absolute times depend on the machine and its load; compare rows of one run.
 
 Measured (issue 17), before (the tree without ``factorbench.api``, PYTHONPATH at a copy of
-it) and after, alternating twice in one sitting on a heavily loaded 2-core machine, medians
-of 3: ``factorbench --help`` 1.38 / 1.65 s before, 1.54 / 1.41 s after; ``import
-factorbench as fb`` 0.45 / 0.50 s before, 0.50 / 0.46 s after; ``import torch`` alone
-32-36 s in the same runs. No command imports torch or numpy, before or after: the API adds
-no start-up cost beyond noise.
+it) and after, alternating twice in one sitting on a quiet 2-core machine, medians of 5:
+``factorbench --help`` 0.093 / 0.073 s before, 0.071 / 0.067 s after; ``run fid --help``
+0.078 / 0.074 s before, 0.072 / 0.070 s after; ``import factorbench as fb`` 0.026 s before,
+0.025 / 0.022 s after; ``import torch`` alone 1.8-2.0 s in the same runs. No command
+imports torch or numpy, before or after: the API adds no start-up cost beyond noise.
 """
 
 from __future__ import annotations
