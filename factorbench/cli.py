@@ -4,6 +4,7 @@ on stderr and exit status 1."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -12,22 +13,53 @@ from typing import Optional, Tuple
 
 import click
 
+from .cli_support import EXIT_CRASH, EXIT_DRIFT, EXIT_USER, decorate, enable_progress_lines, print_records
 from .errors import FactorbenchError
 
 
 class Group(click.Group):
-    """A click group that turns user errors into one line instead of a traceback."""
+    """A click group that turns user errors into one line instead of a traceback, and gives
+    every subcommand ``--quiet`` and its help example (:mod:`.cli_support`)."""
+
+    def add_command(self, cmd, name=None) -> None:
+        super().add_command(cmd, name)
+        path = " ".join(p for p in (getattr(self, "_path", None), name or cmd.name) if p)
+        cmd._path = path
+        decorate(cmd, path)
+
+    def make_context(self, *args, **kwargs):
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:  # a bad option is a user error too
+            exc.exit_code = EXIT_USER
+            raise
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = EXIT_USER
+            raise
         except FactorbenchError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:  # unwritable --out, full disk, ...: the OS's own one-line reason
             raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception:  # a bug: keep the traceback, and an exit status that is not a user error's
+            if ctx.parent is not None:
+                raise
+            import traceback
+
+            traceback.print_exc()
+            click.echo(f"factorbench crashed (a bug, not a mistake in the command); exit status {EXIT_CRASH}",
+                       err=True)
+            sys.exit(EXIT_CRASH)
 
 
 def progress_enabled(ctx: click.Context) -> bool:
+    """Bars when stderr is a terminal; otherwise progress lines (:func:`enable_progress_lines`)."""
+    enable_progress_lines(ctx)
     return not ctx.obj.get("quiet") and sys.stderr.isatty()
 
 
@@ -47,11 +79,14 @@ def main(ctx: click.Context, quiet: bool, data_root: Optional[str]) -> None:
     representations, reproducing the tables of the thesis.
 
     Start with `factorbench bench run vae_beta_sweep --preset quick`, then look at
-    results/tables/.
+    results/tables/. Exit status: 1 a user error, 3 regression drift, anything else a crash.
     """
     ctx.ensure_object(dict)["quiet"] = quiet
     if data_root:
         os.environ["FACTORBENCH_DATA"] = data_root
+
+
+decorate(main, "")
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -166,6 +201,7 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
         if value is not None:
             values[key] = value
     train_config = config_from_dict(TrainConfig, values, where="train")
+    config_from_dict(cls.config_class, _parse_sets(sets), where=f"model {model}")  # a bad --set fails before any data is built
     folder = Path(out) if out else Path("runs") / "train" / f"{model}-{dataset}-seed{seed}"
     image_shape = None
     if init_from:
@@ -218,9 +254,10 @@ def bench_list() -> None:
 @click.option("--gpus-per-job", type=float, default=0, show_default=True, help="GPUs each cell asks Ray for.")
 @click.option("--report", "report_dir", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Also write the HTML report of this benchmark (default DIR: <results>/report/<preset>).")
+@click.option("--json", "as_json", is_flag=True, help="Print the spec's records as a JSON list instead of the table.")
 @click.pass_context
 def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, executor, jobs, address, cpus_per_job,
-              gpus_per_job, report_dir):
+              gpus_per_job, report_dir, as_json):
     """Train what is missing, evaluate, append records, and write SPEC's table.
 
     Finished cells are skipped, so re-running the same command completes an interrupted
@@ -249,15 +286,22 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
         if not report.failed:
             raise
         paths = None  # no record at all: every cell failed
+    if as_json:
+        from .bench.output import records_of_spec
+        from .bench.store import read_records
+
+        print_records(records_of_spec(s, preset, read_records(opts.results, s.name, preset)))
     if paths:
-        click.echo(paths["md"].read_text())
-        click.echo("tables: " + ", ".join(str(p) for p in paths.values()))
-        echo_findings(s.name, preset, opts.results)
+        if not as_json:
+            click.echo(paths["md"].read_text())
+        click.echo("tables: " + ", ".join(str(p) for p in paths.values()), err=as_json)
+        if not as_json:
+            echo_findings(s.name, preset, opts.results)
         if report_dir is not None:
             from .report.site import build_report
 
             out = Path(report_dir) if report_dir else opts.results / "report" / preset
-            click.echo(f"report: {build_report([s.name], preset, opts.results, out)}")
+            click.echo(f"report: {build_report([s.name], preset, opts.results, out)}", err=as_json)
     for r in report.failed:
         click.echo(f"failed: {r.label}: {r.error}", err=True)
         if r.traceback and not ctx.obj.get("quiet"):
@@ -273,19 +317,24 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
 @click.option("--format", "fmt", default="md", show_default=True, type=click.Choice(["md", "latex", "csv"]))
 @click.option("--results", type=click.Path(file_okay=False), default=None, help="Records and tables (default: ./results).")
 @click.option("--thesis/--no-thesis", default=None, help="Show the thesis's numbers beside ours (default: paper preset only).")
-def table_cmd(spec, preset, fmt, results, thesis):
+@click.option("--json", "as_json", is_flag=True, help="Print the table's records as a JSON list instead.")
+def table_cmd(spec, preset, fmt, results, thesis, as_json):
     """Rebuild SPEC's paper-style table from stored records and print it."""
-    from .bench.output import write_tables
+    from .bench.output import records_of_spec, write_tables
     from .bench.spec import load_spec
+    from .bench.store import read_records
     from .paths import default_results_dir
 
     s = load_spec(spec)
     show = (preset == "paper") if thesis is None else thesis
-    results = Path(results) if results else default_results_dir()
-    paths = write_tables(s, preset, results, formats=[fmt], show_thesis=show)
+    folder = Path(results) if results else default_results_dir()
+    paths = write_tables(s, preset, folder, formats=[fmt], show_thesis=show)
+    if as_json:
+        print_records(records_of_spec(s, preset, read_records(folder, s.name, preset)))
+        return
     click.echo(paths[fmt].read_text())
     if fmt == "md":
-        echo_findings(s.name, preset, results)
+        echo_findings(s.name, preset, folder)
 
 
 @main.command("findings")
@@ -297,8 +346,6 @@ def table_cmd(spec, preset, fmt, results, thesis):
 @click.option("--json", "as_json", is_flag=True, help="Print the verdicts as a JSON list.")
 def findings_cmd(specs, preset, results, path, as_json):
     """Check the thesis's findings against stored records: claim, thesis, ours, verdict.
-
-    Example: factorbench findings lsr_gan_beta lsr_gan_lambda --preset quick
 
     SPECS limits the findings to those benchmarks (default: every finding). Verdicts come
     from records only (see factorbench/bench/findings.py): holds, holds but not significant,
@@ -329,8 +376,6 @@ def findings_cmd(specs, preset, results, path, as_json):
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Site folder (default: <results>/report/<preset>).")
 def report_cmd(specs, preset, results, out):
     """Write an HTML report (tables, findings, protocol cards, plots, figures) from stored results.
-
-    Example: factorbench report vae_beta_sweep --preset quick --out report/
 
     It trains nothing: it reads the records, the checkpoints' losses.csv and the figures the
     evaluators wrote. Open OUT/index.html in a browser; no server is needed.
@@ -368,13 +413,15 @@ main.add_command(run)
               help="Checkpoints, as bench run's --workdir (default: a fresh temporary folder). Finished runs found "
                    "there are reused; values are always re-evaluated.")
 @device_option
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one record per compared value (benchmark, model, row, metric, baseline, now, tol, status).")
 @click.pass_context
-def regress_cmd(ctx, update, names, baselines, workdir, device):
+def regress_cmd(ctx, update, names, baselines, workdir, device, as_json):
     """Check the metric goldens and re-run the ci preset of each benchmark against the stored baselines.
 
-    Exits 1 and prints a diff table when a value moved by more than its tolerance (see
+    Exits 3 and prints a diff table when a value moved by more than its tolerance (see
     factorbench/bench/regress.py and goldens.py for the tolerances and the values refused
-    because their band reaches chance).
+    because their band reaches chance); exit 1 is a user error, anything else a crash.
     """
     from .bench.regress import diff_table, read_baseline, regress_names, run_regress
     from .device import resolve_device
@@ -390,14 +437,17 @@ def regress_cmd(ctx, update, names, baselines, workdir, device):
             click.echo(f"  refused: {r['model']} {r['row']} {r['metric']}: {r['reason']}")
     if update:
         return
-    click.echo(diff_table(drifts))
+    if as_json:
+        print_records({**dataclasses.asdict(d), "status": d.status} for d in drifts)
+    else:
+        click.echo(diff_table(drifts))
     bad = [d for d in drifts if d.failed]
-    refused = len(drifts) - len([d for d in drifts if not d.refused])
+    refused = len([d for d in drifts if d.refused])
     note = f" ({refused} refused: at chance, not checked)" if refused else ""
     if bad:
         click.echo(f"regress: {len(bad)} of {len(drifts)} values drifted or are missing{note}", err=True)
-        sys.exit(1)
-    click.echo(f"regress: all {len(drifts) - refused} checked values within tolerance{note}")
+        sys.exit(EXIT_DRIFT)
+    click.echo(f"regress: all {len(drifts) - refused} checked values within tolerance{note}", err=as_json)
 
 
 if __name__ == "__main__":

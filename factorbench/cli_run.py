@@ -73,10 +73,14 @@ def run() -> None:
               help="Write REAL's statistics (mu, sigma, n and the protocol) to this .npz (one mode only).")
 @click.option("--allow-protocol-mismatch", is_flag=True,
               help="Use a statistics file computed under another protocol (the record says so).")
+@click.option("--kid", "with_kid", is_flag=True, help="Also KID, from the same Inception features (no second pass).")
+@click.option("--prc", "with_prc", is_flag=True,
+              help="Also improved precision/recall (Kynkäänniemi et al. 2019, k=3), from the same features.")
 @fid_options
 @source_options
 @click.pass_context
-def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, size, no_cache, as_json, n, sampling, seed,
+def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, with_kid, with_prc, size, no_cache, as_json, n,
+            sampling, seed,
             batch_size, device):
     """FID of FAKE against REAL. Each is an image folder, a checkpoint folder, a dataset
     (NAME or NAME:SPLIT) or a .npz of mu/sigma. Every result states its protocol; a .npz
@@ -96,8 +100,18 @@ def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, size, no
         if stored is not None and not allow_protocol_mismatch:
             raise FactorbenchError(f"{arg}: statistics computed in {stored['mode']} mode; --mode both would score "
                                    f"them under both modes: use --mode {stored['mode']} (or images on that side)")
-    results = []
+    if save_stats and (with_kid or with_prc):
+        raise FactorbenchError("--save-stats writes FID statistics only; run it without --kid/--prc")
+    results, extra = [], []
     for m in modes:
+        if with_kid or with_prc:  # one feature pass per side for every metric (factorbench.api)
+            from .api.image_metrics import image_metrics
+
+            found = image_metrics(f, r, True, with_kid, with_prc, m, eval_size, None, batch_size, dev, seed,
+                                  use_cache=not no_cache, progress=_progress(ctx)).to_records()
+            results.append(found[0])
+            extra += found[1:]
+            continue
         record, _, real_stats = compute_fid(f, r, m, eval_size, batch_size, dev, not no_cache, _progress(ctx),
                                             allow_protocol_mismatch)
         results.append(record)
@@ -108,8 +122,8 @@ def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, size, no
         for rec in results:
             rec["protocol"]["same_in_every_mode"] = [name for name, _ in fixed]
     if as_json:
-        click.echo(json.dumps(results if len(results) > 1 else results[0], indent=2, default=str))
-        _warn(results)
+        click.echo(json.dumps(results + extra, indent=2, default=str))
+        _warn(results + extra)
         return
     p = results[0]["protocol"]
     caption = (f"FID, {_count(p['n_fake'])} fake / {_count(p['n_real'])} real images at {eval_size}x{eval_size}; "
@@ -122,7 +136,10 @@ def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, size, no
                                         f"rounding: fake {_steps(r['protocol']['fake'])}, real {_steps(r['protocol']['real'])}."
                                         for r in results)
                + "".join(_fixed_note(name, arg, results) for name, arg in fixed))
-    _warn(results)
+    for record in extra:
+        spread = f" ± {record['std']:.6f}" if "std" in record else ""
+        click.echo(f"{record['metric']} {record['value']:.6f}{spread}")
+    _warn(results + extra)
 
 
 def _count(n) -> str:
@@ -147,7 +164,7 @@ def _warn(results: list) -> None:
     """Each warning of the records once, one line each, on stderr."""
     seen = []
     for rec in results:
-        for w in rec["protocol"].get("warnings", []):
+        for w in (rec.get("protocol") or {}).get("warnings", []):
             if w not in seen:
                 seen.append(w)
                 click.echo(f"warning: {w}", err=True)
@@ -174,7 +191,7 @@ def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling
     f, r = resolve_pair(fake, real, SourceOptions(n, sampling, seed, batch_size, dev))
     record = compute_kid(f, r, mode, _eval_size(size, f, r), batch_size, dev, not no_cache, _progress(ctx), seed, subsets)
     if as_json:
-        click.echo(json.dumps(record, indent=2, default=str))
+        click.echo(json.dumps([record], indent=2, default=str))
     else:
         p = record["protocol"]
         click.echo(f"KID [{mode}] {record['value']:.6f} ± {record['std']:.6f} "
@@ -184,8 +201,9 @@ def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling
 
 @run.command("sharpness")
 @click.argument("source")
+@click.option("--json", "as_json", is_flag=True, help="Print the result record as a JSON list.")
 @source_options
-def run_sharpness(source, n, sampling, seed, batch_size, device):
+def run_sharpness(source, as_json, n, sampling, seed, batch_size, device):
     """Laplacian sharpness of SOURCE's images, mean ± std (thesis eq. 3.4; OpenIMAJ)."""
     from .metrics.image_sources import Images
     from .metrics.sharpness import sharpness, sharpness_summary
@@ -197,7 +215,19 @@ def run_sharpness(source, n, sampling, seed, batch_size, device):
     x = images.data.float() / 255 if images.quantised else images.data
     values = sharpness(x)
     mean, std = sharpness_summary(values)
+    if as_json:
+        from .metrics.sharpness import sharpness_protocol
+
+        record = {"metric": "sharpness", "value": mean, "std": std,
+                  "protocol": sharpness_protocol(values, images.source.get("kind", "images"))}
+        click.echo(json.dumps([record], indent=2, default=str))
+        return
     click.echo(f"sharpness {mean:.4f} ± {std:.4f} (std over images) over {len(values)} images")
+
+
+for _param in run_kid.params:  # KID's seed also draws its random subsets
+    if _param.name == "seed":
+        _param.help = "Seed for KID's random subsets and for sampling from a checkpoint."
 
 
 def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):

@@ -27,6 +27,9 @@ def test_types_are_checked_and_ints_promote_to_float():
     with pytest.raises(FactorbenchError, match="expected int"):
         config_from_dict(Example, {"size": "3"})
     assert config_from_dict(Example, {"extra": None}).extra is None
+    for bad in ("abc", True, [1.0]):  # --set rate=abc arrives as a string: one line naming field and type
+        with pytest.raises(FactorbenchError, match=r"Example.rate: expected a number, got"):
+            config_from_dict(Example, {"rate": bad})
 
 
 def test_config_diff_lists_changed_fields():

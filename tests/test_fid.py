@@ -219,9 +219,10 @@ def test_run_fid_both_prints_the_side_by_side_layout(tmp_path):
     assert lines[0] == "| FID | saved | direct |"
     assert "4 fake / 4 real images at 16x16" in result.output
     as_json = CliRunner().invoke(main, ["--quiet", "run", "fid", str(a), str(b), "--mode", "direct", "--json",
-                                        "--device", "cpu"])
-    record = json.loads(as_json.stdout)
-    assert record["metric"] == "fid_direct" and record["protocol"]["mode"] == "direct"
+                                        "--kid", "--prc", "--device", "cpu"])
+    records = json.loads(as_json.stdout)  # one shape for every --json: a list of records
+    assert [r["metric"] for r in records] == ["fid_direct", "kid_direct", "precision_direct", "recall_direct"]
+    assert records[0]["protocol"]["mode"] == "direct" and "std" in records[1]
 
 
 def test_run_fid_bad_source_is_one_line(tmp_path):

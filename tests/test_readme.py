@@ -24,3 +24,22 @@ def test_readme_main_command_names_a_shipped_benchmark_and_preset():
     words = main_cmd.split()
     spec = load_spec(words[words.index("run") + 1])
     assert words[words.index("--preset") + 1] in spec.presets
+
+
+def python_examples(section: str = "## Use from Python"):
+    """The ```python blocks of one README section, in order."""
+    text = (ROOT / "README.md").read_text()
+    body = text.split(section, 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in body.split("```python\n")[1:]]
+
+
+def test_readme_python_examples_run(capsys):
+    """Every example of "Use from Python" runs, in order, in one namespace (as a reader would)."""
+    blocks = python_examples()
+    assert len(blocks) >= 5
+    namespace = {"__name__": "readme_example"}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"README.md (Use from Python, example {i + 1})", "exec"), namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) >= 8 and "fid" in printed[1] and "precision" in printed[1]
+    assert printed[4] == "1.0"  # the AP of perfect boxes

@@ -46,6 +46,7 @@ Progress: the driver shows one bar over the jobs, with done / running / failed /
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -190,6 +191,7 @@ class Progress:
 
     def __init__(self, total: int, desc: str, enabled: bool, skipped: int):
         self.bar = tqdm(total=total, desc=desc, unit="job", disable=not enabled)
+        self.desc, self.total = desc, total
         self.done = self.running = self.failed = 0
         self.skipped = skipped
         self.refresh()
@@ -209,6 +211,10 @@ class Progress:
             self.done += 1
         self.bar.update(1)
         self.refresh()
+        # without a terminal for the bar, the CLI shows these lines instead (factorbench.cli_support)
+        logging.getLogger("factorbench.progress").info(
+            "%s: %d/%d jobs finished (failed=%d skipped=%d)", self.desc, self.done + self.failed, self.total,
+            self.failed, self.skipped)
 
     def close(self) -> None:
         self.bar.close()

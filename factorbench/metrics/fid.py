@@ -439,9 +439,15 @@ def compute_fid(fake: Any, real: Any, mode: str, size: int, batch_size: int = 32
         if isinstance(x, Images):
             stats[name] = side_statistics(x, mode, size, batch_size, device, use_cache, progress, f"{name} [{mode}]")
     fs, rs = stats["fake"], stats["real"]
+    return fid_record(fake, real, mode, size, fs, rs, mismatches), fs, rs
+
+
+def fid_record(fake: Any, real: Any, mode: str, size: int, fs: Stats, rs: Stats,
+               mismatches: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
+    """The FID record of two sides whose statistics are already computed (one feature pass
+    can then serve FID, KID and precision/recall: :mod:`factorbench.api.image_metrics`)."""
     value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma, fs.root(), rs.root())
-    return {"metric": f"fid_{mode}", "value": value,
-            "protocol": protocol(mode, size, fake, real, fs, rs, mismatches)}, fs, rs
+    return {"metric": f"fid_{mode}", "value": value, "protocol": protocol(mode, size, fake, real, fs, rs, mismatches)}
 
 
 def kid_subset_size(n_fake: int, n_real: int, largest: int = 1000) -> int:
@@ -460,6 +466,12 @@ def compute_kid(fake: Images, real: Images, mode: str, size: int, batch_size: in
         raise FactorbenchError("KID needs images on both sides (a .npz of mu/sigma cannot give it)")
     fs = side_statistics(fake, mode, size, batch_size, device, use_cache, progress, f"fake [{mode}]")
     rs = side_statistics(real, mode, size, batch_size, device, use_cache, progress, f"real [{mode}]")
+    return kid_record(fake, real, mode, size, fs, rs, seed, subsets)
+
+
+def kid_record(fake: Images, real: Images, mode: str, size: int, fs: Stats, rs: Stats, seed: int = 0,
+               subsets: int = 100) -> Dict[str, Any]:
+    """The KID record of two sides whose features are already extracted (see :func:`fid_record`)."""
     subset = kid_subset_size(fs.n, rs.n)
     out = kid_features_to_metric(torch.from_numpy(fs.features), torch.from_numpy(rs.features), kid_subsets=subsets,
                                  kid_subset_size=subset, verbose=False, rng_seed=seed)

@@ -10,6 +10,7 @@ CPU it ends with bit-identical weights to an uninterrupted run (tested).
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,9 @@ from .checkpoint import (
 from .config import TrainConfig
 from .lock import RunLock
 from .losslog import LossLog
+
+#: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli_support)
+PROGRESS = logging.getLogger("factorbench.progress")
 
 
 @dataclass
@@ -205,6 +209,9 @@ def _train_locked(run: TrainRun, out: Path, dataset, model: GenerativeModel, opt
             log.append(step, epoch, logged)
             bar.update(1)
             bar.set_postfix(loss=f"{logged.get('loss', next(iter(logged.values()))):.4g}", refresh=False)
+            if step % steps_per_epoch == 0:
+                PROGRESS.info("train %s on %s: epoch %d/%d done (step %d/%d, loss %.4g) -> %s", run.model, run.dataset,
+                              epoch + 1, run.train.epochs, step, total, logged.get("loss", float("nan")), out)
             if step % every == 0 or step == total:
                 _save_trainer_state(out, model, optimizers, step, finished=False, train_seconds=seconds())
             if on_step is not None:
