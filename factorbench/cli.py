@@ -1,4 +1,4 @@
-"""The ``factorbench`` command line (SPEC §1). One small function per command: parse,
+"""The ``factorbench`` command line (docs/protocols.md §1). One small function per command: parse,
 call the library, print. A :class:`~factorbench.errors.FactorbenchError` becomes one line
 on stderr and exit status 1."""
 

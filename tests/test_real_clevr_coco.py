@@ -1,4 +1,4 @@
-"""CLEVR and COCO loaders on tiny trees written in the official on-disk formats (SPEC §2.2)."""
+"""CLEVR and COCO loaders on tiny trees written in the official on-disk formats (docs/protocols.md §2.2)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""The CUB, Stanford Cars and Stanford Dogs loaders (SPEC §2.2, thesis §5.4.2).
+"""The CUB, Stanford Cars and Stanford Dogs loaders (docs/protocols.md §2.2, thesis §5.4.2).
 
 Each test writes a tiny dataset in the official on-disk format (text tables, .mat files
 written with scipy.io.savemat in the devkits' struct layout, Pascal-VOC XML, JPEG images

@@ -1,4 +1,4 @@
-"""MNIST, CIFAR-10, CelebA, downsampled ImageNet 64 and Multi-MNIST loaders (SPEC §2.2).
+"""MNIST, CIFAR-10, CelebA, downsampled ImageNet 64 and Multi-MNIST loaders (docs/protocols.md §2.2).
 
 Each test writes a tiny tree in the dataset's official on-disk format (idx files, CIFAR
 python pickles, CelebA JPEGs and annotation text files, ImageNet64 npz) and checks pixels,

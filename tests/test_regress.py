@@ -1,4 +1,4 @@
-"""The regression (factorbench/bench/regress.py, goldens.py; SPEC §5): metric goldens on fixed
+"""The regression (factorbench/bench/regress.py, goldens.py; docs/protocols.md §5): metric goldens on fixed
 inputs, ci-preset baselines with seed-spread tolerances, values at chance refused.
 
 Tests marked ``regress`` run the real thing (the full `factorbench regress`, minutes) and

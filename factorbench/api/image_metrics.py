@@ -1,4 +1,4 @@
-"""``fb.fid``, ``fb.kid``, ``fb.precision_recall`` and ``fb.image_metrics`` (SPEC §4.1, thesis §5.4.2).
+"""``fb.fid``, ``fb.kid``, ``fb.precision_recall`` and ``fb.image_metrics`` (docs/protocols.md §4.1, thesis §5.4.2).
 
 Each side (``fake``, ``real``) is anything :mod:`.inputs` accepts: an image folder, a tensor
 or array, batches, a ``generate(n)`` callable, a dataset ``NAME[:SPLIT]``, a checkpoint
@@ -90,7 +90,7 @@ def fid(fake: Any, real: Any, mode: str = "saved", size: Optional[int] = None, n
         batch_size: int = 32, device: Optional[str] = None, seed: int = 0, sampling: str = "random",
         use_cache: bool = True, progress: bool = False):
     """FID of ``fake`` against ``real`` under ``mode`` (``direct``, ``saved``, ``clean``;
-    SPEC §4.1): a :class:`Result` with ``.value``, ``.protocol`` and ``.to_record()``.
+    docs/protocols.md §4.1): a :class:`Result` with ``.value``, ``.protocol`` and ``.to_record()``.
     ``mode="both"`` gives the thesis's pair (§5.4.2) as :class:`Results` keyed ``saved``
     and ``direct``. ``size`` defaults to the images' size when both sides agree; ``n``
     caps the images per side; ``seed`` seeds a checkpoint's sampling.

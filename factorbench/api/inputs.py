@@ -6,7 +6,7 @@ Accepted, tried in this order:
 - a ``str`` or path: a ``.npz`` of statistics, a checkpoint folder, an image folder, or a
   dataset ``NAME[:SPLIT]`` (:mod:`factorbench.metrics.sources`, the CLI's parser);
 - a tensor or numpy array (N, C, H, W), C = 1 or 3: uint8 (kept, rounding already done) or
-  float in [0, 1] (kept float, so the FID mode decides where rounding happens, SPEC §4.1);
+  float in [0, 1] (kept float, so the FID mode decides where rounding happens, docs/protocols.md §4.1);
 - a model with ``sample(n, generator=...)`` (a :class:`~factorbench.models.GenerativeModel`,
   e.g. from ``fb.load``): ``n`` images decoded from z ~ N(0, I), seeded by ``seed``
   (``sampling="test"`` is for checkpoint folders, which know their test images);

@@ -30,7 +30,7 @@ def sharpness(images: Any, n: Optional[int] = None) -> Result:
 
 def average_precision(pred_boxes: Sequence[Any], scores: Sequence[Any], gt_boxes: Sequence[Any],
                       protocol: Union[str, Sequence[float]] = "spair", matching: str = "greedy_unmatched") -> Result:
-    """Box AP over a set of images (SPEC §4.4; thesis §6.4.1): ``pred_boxes[i]`` (K_i, 4)
+    """Box AP over a set of images (docs/protocols.md §4.4; thesis §6.4.1): ``pred_boxes[i]`` (K_i, 4)
     pixel xyxy boxes with confidences ``scores[i]`` (K_i,), against ``gt_boxes[i]`` (G_i, 4).
     ``protocol``: ``"spair"`` (IoU 0.1:0.1:0.9), ``"space"`` (0.5:0.05:0.95) or a list of
     IoU thresholds; per-threshold APs are in the protocol."""
@@ -41,7 +41,7 @@ def average_precision(pred_boxes: Sequence[Any], scores: Sequence[Any], gt_boxes
 
 
 def count_errors(n_pred: Any, n_true: Any) -> Results:
-    """Object-count errors per image (SPEC §4.4, Tables 6.1/6.3): ``count_error_abs`` (mean
+    """Object-count errors per image (docs/protocols.md §4.4, Tables 6.1/6.3): ``count_error_abs`` (mean
     |pred − true|), ``count_error_01`` (fraction wrong) and ``count_error_rel`` (SPACE's
     relative error over images with objects; NaN when none has one)."""
     import numpy as np
@@ -62,7 +62,7 @@ DEFINITIONS = {
 
 def probe(train_codes: Any, train_labels: Any, test_codes: Any, test_labels: Any, kind: str = "linear",
           seed: int = 0) -> Results:
-    """How much of a label a classifier reads off latent codes (SPEC §4.3): fit a
+    """How much of a label a classifier reads off latent codes (docs/protocols.md §4.3): fit a
     ``linear`` (logistic regression) or ``mlp`` (one hidden layer of 256) probe on
     standardised train codes; :class:`Results` ``train_acc``, ``test_acc`` and ``chance``
     (the most common test label's frequency)."""

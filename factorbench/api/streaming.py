@@ -3,7 +3,7 @@
 Only Inception features are kept, and of them only running moments
 (:class:`~factorbench.metrics.running_moments.RunningMoments`): memory is O(2048²) per side
 whatever the number of images, and at most ``batch_size − 1`` images wait in a buffer.
-Each image goes through the same mode pipeline as :func:`factorbench.api.fid` (SPEC §4.1,
+Each image goes through the same mode pipeline as :func:`factorbench.api.fid` (docs/protocols.md §4.1,
 :func:`factorbench.metrics.fid.prepare_batch`) in the same chunks of ``batch_size``, so the
 features are the same and the value equals ``fb.fid`` on the same images to float64
 rounding (tested to 1e-9 relative).

@@ -1,1 +1,1 @@
-"""Benchmarks (SPEC §5): TOML specs, the runner, the results store, tables, regression."""
+"""Benchmarks (docs/protocols.md §5): TOML specs, the runner, the results store, tables, regression."""

@@ -1,5 +1,5 @@
 """External rows of a benchmark: models not trained by factorbench, read from folders of
-their generated images (SPEC §3 "External models"; the LR-GAN, FineGAN and MixNMatch rows of
+their generated images (docs/protocols.md §3 "External models"; the LR-GAN, FineGAN and MixNMatch rows of
 thesis Tables 5.3/5.4, which the thesis produced with each author's public code).
 
 A preset names them in ``external = { finegan = "samples/finegan/{dataset}" }``; for each

@@ -8,7 +8,7 @@ up to float rounding and the tolerance can be tight:
 
     |now − golden| ≤ 1e-6 · |golden| + 1e-12        (on the platform that wrote the file)
 
-The inputs (SPEC §4; thesis §5.4.2 for FID, eq. 3.4 for sharpness, §6.4.1 for AP):
+The inputs (docs/protocols.md §4; thesis §5.4.2 for FID, eq. 3.4 for sharpness, §6.4.1 for AP):
 
 - ``frechet``: the Fréchet distance of two fixed 8-d Gaussians (no Inception);
 - ``fid``: two fixed folders of PNG images (5 "fake" at 16x16, 6 "real" at 24x24) at

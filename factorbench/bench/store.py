@@ -48,7 +48,7 @@ def make_record(*, benchmark: str, preset: str, cell_id: str, metric: str, value
                 dataset: Dict[str, Any], hparams: Dict[str, Any], train: Dict[str, Any], grid: Dict[str, Any],
                 seed: int, protocol: Dict[str, Any], checkpoint: str,
                 target: Optional[str] = None) -> Dict[str, Any]:
-    """One result record: the value and everything needed to trace it (SPEC §5)."""
+    """One result record: the value and everything needed to trace it (docs/protocols.md §5)."""
     return {
         "benchmark": benchmark, "preset": preset, "cell": cell_id, "metric": metric, "value": value,
         "target": target,

@@ -1,4 +1,4 @@
-"""Paper-style tables as views over result records (SPEC §5).
+"""Paper-style tables as views over result records (docs/protocols.md §5).
 
 :func:`aggregate` groups records by (model, row value, metric) and computes mean, sample
 standard deviation (ddof = 1) over seeds, standard error (std/√n) and n. :func:`render`

@@ -1,4 +1,4 @@
-"""The thesis's published numbers (SPEC §6), kept as data in ``results/thesis/thesis_numbers.csv``.
+"""The thesis's published numbers (docs/protocols.md §6), kept as data in ``results/thesis/thesis_numbers.csv``.
 
 Columns: ``table`` (thesis table id, e.g. "3.1"), ``model``, ``row_param`` and ``row_value``
 (the hyper-parameter and value of the row, or "dataset" and a dataset name), ``metric``

@@ -1,4 +1,4 @@
-"""FID and KID with an explicit protocol: the ``direct``, ``saved`` and ``clean`` modes (SPEC §4.1).
+"""FID and KID with an explicit protocol: the ``direct``, ``saved`` and ``clean`` modes (docs/protocols.md §4.1).
 
 The thesis (§5.4.2, Tables 5.3/5.4) shows that *how* images reach the Inception changes FID
 noticeably, so each mode is one documented pipeline, applied to both sides:

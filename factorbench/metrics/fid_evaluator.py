@@ -1,4 +1,4 @@
-"""FID as a benchmark metric: a trained model against a reference split (SPEC §4.1).
+"""FID as a benchmark metric: a trained model against a reference split (docs/protocols.md §4.1).
 
 Two evaluators, each giving the thesis's pair of numbers, ``saved`` and ``direct`` (§5.4.2):
 

@@ -2,7 +2,7 @@
 
 Every source yields its images as one tensor: uint8 (N, C, H, W) for images that already are
 8-bit (files, datasets) and float32 in [0, 1] for what a model produces, so that the FID
-modes can decide where rounding happens (SPEC §4.1). Bad input is a one-line
+modes can decide where rounding happens (docs/protocols.md §4.1). Bad input is a one-line
 :class:`~factorbench.errors.FactorbenchError`: an empty folder, an unreadable or truncated
 file, mixed image sizes, NaN/inf from a model.
 
@@ -120,7 +120,7 @@ def dataset_images(name: str, split: str = "test", n: Optional[int] = None, seed
 def images_of_dataset(ds, n: Optional[int] = None, seed: Optional[int] = None) -> Images:
     """The first ``n`` images of a loaded split (an ``ArrayDataset``) as stored (uint8), with
     how the loader rounded them and, where the loader can give them (CUB, Cars, Dogs), the
-    same images before rounding for FID's ``direct`` mode (SPEC §4.1, thesis §5.4.2)."""
+    same images before rounding for FID's ``direct`` mode (docs/protocols.md §4.1, thesis §5.4.2)."""
     from ..data import DATASETS
 
     data = torch.from_numpy(ds.arrays["image"][: n or len(ds)])

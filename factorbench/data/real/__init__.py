@@ -1,4 +1,4 @@
-"""Real datasets read from a local root (SPEC §2.2); importing a module registers it.
+"""Real datasets read from a local root (docs/protocols.md §2.2); importing a module registers it.
 
 Nothing is downloaded: ``--data-root`` or ``FACTORBENCH_DATA`` points at data the user has.
 """

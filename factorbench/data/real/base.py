@@ -1,4 +1,4 @@
-"""Base class of the real-dataset loaders: a local root, a layout check, a cache (SPEC §2.2).
+"""Base class of the real-dataset loaders: a local root, a layout check, a cache (docs/protocols.md §2.2).
 
 A loader reads ``<data root>/<subdir>/`` in the dataset's official on-disk layout and returns
 the same :data:`~factorbench.data.sample.ArrayDict` as the synthetic datasets. Before

@@ -1,4 +1,4 @@
-"""``cars`` / ``cars-128``: Stanford Cars with box masks (SPEC §2.2).
+"""``cars`` / ``cars-128``: Stanford Cars with box masks (docs/protocols.md §2.2).
 
 Thesis §5.4.2 (Tables 5.3/5.4): BFVAE+LSR-GAN against FineGAN/MixNMatch on "the training
 set of Stanford cars" at 64x64 and 128x128. Cars have no segmentations: "For the Cars and

@@ -1,4 +1,4 @@
-"""``celeba``: CelebA aligned faces, 3x64x64, all 40 attributes (thesis §3.5, §4, §5; SPEC §2.2).
+"""``celeba``: CelebA aligned faces, 3x64x64, all 40 attributes (thesis §3.5, §4, §5; docs/protocols.md §2.2).
 
 Layout: ``<root>/celeba/{img_align_celeba/*.jpg, list_attr_celeba.txt, list_eval_partition.txt}``
 (the official "Align&Cropped" JPEGs, 178x218, and the two official annotation files; the

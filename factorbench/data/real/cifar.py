@@ -1,4 +1,4 @@
-"""``cifar10``: CIFAR-10 at its native 3x32x32, label ``class`` (thesis §3.5; SPEC §2.2).
+"""``cifar10``: CIFAR-10 at its native 3x32x32, label ``class`` (thesis §3.5; docs/protocols.md §2.2).
 
 Layout: ``<root>/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}``, the
 python-version pickles of the official ``cifar-10-python.tar.gz``, the files torchvision's

@@ -1,4 +1,4 @@
-"""``clevr`` and ``clevr-masks``: CLEVR v1.0 scenes at 64x64 (SPEC §2.2).
+"""``clevr`` and ``clevr-masks``: CLEVR v1.0 scenes at 64x64 (docs/protocols.md §2.2).
 
 The thesis uses CLEVR (Johnson et al., 2017) twice: as a multi-object dataset for BFVAE
 (§5.4.1 "Multi-object datasets", Figs 5.6 and 5.8) and for SAID (§6.4, §6.4.5), where it is

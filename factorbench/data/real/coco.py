@@ -1,4 +1,4 @@
-"""``coco``: COCO 2017 instances at 64x64 with boxes, masks and categories (SPEC §2.2).
+"""``coco``: COCO 2017 instances at 64x64 with boxes, masks and categories (docs/protocols.md §2.2).
 
 The thesis uses COCO (Lin et al., 2014) as the training set of the pre-trained VAE of
 Chapter 4 (§4.4, "we resize all the images to 64x64") and as a multi-object dataset for

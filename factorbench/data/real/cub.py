@@ -1,4 +1,4 @@
-"""``cub`` / ``cub-128``: Caltech-UCSD Birds-200-2011 with segmentation masks (SPEC §2.2).
+"""``cub`` / ``cub-128``: Caltech-UCSD Birds-200-2011 with segmentation masks (docs/protocols.md §2.2).
 
 Thesis §5.4.2 (Tables 5.3/5.4): BFVAE+LSR-GAN against FineGAN/MixNMatch on "the whole
 dataset of CUB" at 64x64 and 128x128; BFVAE's foreground is the bird's mask.

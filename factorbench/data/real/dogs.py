@@ -1,4 +1,4 @@
-"""``dogs`` / ``dogs-128``: Stanford Dogs with box masks (SPEC §2.2).
+"""``dogs`` / ``dogs-128``: Stanford Dogs with box masks (docs/protocols.md §2.2).
 
 Thesis §5.4.2 (Tables 5.3/5.4): BFVAE+LSR-GAN against FineGAN/MixNMatch on "12000 images
 from Stanford dogs (120 classes x 100 images)" -- exactly the official ``train`` list --

@@ -1,4 +1,4 @@
-"""Read one idx file (LeCun's format of the MNIST files), plain or gzip-compressed (SPEC §2.2).
+"""Read one idx file (LeCun's format of the MNIST files), plain or gzip-compressed (docs/protocols.md §2.2).
 
 The format: two zero bytes, a type byte (0x08 = unsigned byte, the only type MNIST uses),
 the number of dimensions d, then d big-endian uint32 sizes and the data in C order.

@@ -1,4 +1,4 @@
-"""``imagenet64``: downsampled ImageNet 64x64, label ``class`` (thesis §3.5, §4; SPEC §2.2).
+"""``imagenet64``: downsampled ImageNet 64x64, label ``class`` (thesis §3.5, §4; docs/protocols.md §2.2).
 
 The official "Downsampled ImageNet" release (Chrabaszcz, Loshchilov and Hutter 2017),
 64x64 version, as NumPy ``.npz`` files. Layout:

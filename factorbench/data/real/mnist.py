@@ -1,4 +1,4 @@
-"""``mnist``: MNIST handwritten digits at their native 1x28x28 (thesis §3.5; SPEC §2.2).
+"""``mnist``: MNIST handwritten digits at their native 1x28x28 (thesis §3.5; docs/protocols.md §2.2).
 
 MNIST ships with factorbench: ``factorbench/data/real/mnist_files/raw/`` holds the four
 official idx files (gzip; Y. LeCun, C. Cortes, C. J. C. Burges, licence CC BY-SA 3.0, see

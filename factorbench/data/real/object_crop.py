@@ -1,5 +1,5 @@
 """One-object datasets (CUB, Stanford Cars, Stanford Dogs): FineGAN's box-centred crop and
-the contract arrays for one object per image (thesis §5.4.2; SPEC §2.2)."""
+the contract arrays for one object per image (thesis §5.4.2; docs/protocols.md §2.2)."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def single_object_arrays(images: list, masks: list, boxes: list, classes: list, 
 
 
 # ----------------------------------------------------------------------------- unrounded crops
-#: the rounding steps of the stored images of a one-object dataset (FID protocols, SPEC §4.1)
+#: the rounding steps of the stored images of a one-object dataset (FID protocols, docs/protocols.md §4.1)
 def stored_steps(size: int) -> list:
     return ["source JPEG decoded to uint8",
             f"FineGAN crop resized to {size}x{size} by PIL bicubic on uint8, rounded after each of its two "
