@@ -414,7 +414,7 @@ main.add_command(run)
                    "there are reused; values are always re-evaluated.")
 @device_option
 @click.option("--json", "as_json", is_flag=True,
-              help="Print one record per compared value (benchmark, model, row, metric, baseline, now, tol, status).")
+              help="Print one record per compared value (benchmark, model, row, metric, baseline, now, tol, refused, status).")
 @click.pass_context
 def regress_cmd(ctx, update, names, baselines, workdir, device, as_json):
     """Check the metric goldens and re-run the ci preset of each benchmark against the stored baselines.

@@ -75,10 +75,11 @@ def config_diff(saved: Mapping[str, Any], requested: Mapping[str, Any]) -> Dict[
 
 
 def check_adam(where: str, config: Any) -> None:
-    """The Adam settings every model config shares: ``lr`` > 0 and both betas in [0, 1)
-    (β = 1 never forgets a gradient, β > 1 diverges); one line naming the field."""
-    if not config.lr > 0:
-        raise FactorbenchError(f"{where}: lr must be positive, got {config.lr!r}")
+    """The Adam settings every model config shares: ``lr`` ≥ 0 (0 keeps the weights frozen,
+    which tests of fine-tuning use) and both betas in [0, 1) (β = 1 never forgets a
+    gradient, β > 1 diverges); one line naming the field."""
+    if not config.lr >= 0:
+        raise FactorbenchError(f"{where}: lr must not be negative, got {config.lr!r}")
     for name in ("adam_beta1", "adam_beta2"):
         value = getattr(config, name)
         if not 0 <= value < 1:

@@ -53,7 +53,7 @@ def test_regress_drift_exits_3_and_prints_json_records(monkeypatch, tmp_path):
     assert result.exit_code == EXIT_DRIFT, result.output
     records = json.loads(result.stdout)
     assert isinstance(records, list) and [r["status"] for r in records] == ["DRIFT", "ok"]
-    assert set(records[0]) == {"benchmark", "model", "row", "metric", "baseline", "now", "tol", "status"}
+    assert set(records[0]) == {"benchmark", "model", "row", "metric", "baseline", "now", "tol", "refused", "status"}
 
 
 def test_run_sharpness_json_is_a_list_of_records(tmp_path):

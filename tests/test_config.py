@@ -56,7 +56,7 @@ def _model_configs():
 
 
 @pytest.mark.parametrize("key,value,expected", [
-    ("lr", -1, r"lr must be positive"), ("lr", 0, r"lr must be positive"),
+    ("lr", -1, r"lr must not be negative"),
     ("adam_beta1", 1.5, r"adam_beta1 must be in \[0, 1\), got 1\.5"),
     ("adam_beta2", 1.0, r"adam_beta2 must be in \[0, 1\), got 1\.0"),
     ("base_channels", 0, r"base_channels must be (at least 1|positive)"),

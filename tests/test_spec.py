@@ -144,7 +144,7 @@ def test_spec_without_models_says_which_key_is_missing(tmp_path):
 def test_bad_grid_values_and_ranges_are_errors_at_load(tmp_path):
     with pytest.raises(FactorbenchError, match=r"preset ci model vae\.beta: expected a number, got 'x'"):
         load_spec(write(tmp_path, BASE.replace("grid = { beta = [1.0, 2.0] }", 'grid = { beta = ["x"] }')))
-    with pytest.raises(FactorbenchError, match=r"preset ci model vae .*: vae: lr must be positive, got -1\.0"):
+    with pytest.raises(FactorbenchError, match=r"preset ci model vae .*: vae: lr must not be negative, got -1\.0"):
         load_spec(write(tmp_path, BASE.replace("model = { latent_dim = 8 }", "model = { latent_dim = 8, lr = -1 }")))
 
 

@@ -93,5 +93,7 @@ class SPAIRConfig:
             raise FactorbenchError(f"{name}: likelihood must be one of {', '.join(LIKELIHOODS)}, got {self.likelihood!r}")
         if self.background not in BACKGROUNDS:
             raise FactorbenchError(f"{name}: background must be one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
-        if self.lr <= 0 or self.max_grad_norm < 0:
-            raise FactorbenchError(f"{name}: lr must be positive and max_grad_norm >= 0 (0: no clipping)")
+        if self.lr < 0:
+            raise FactorbenchError(f"{name}: lr must not be negative, got {self.lr!r}")
+        if self.max_grad_norm < 0:
+            raise FactorbenchError(f"{name}: max_grad_norm must be >= 0 (0: no clipping), got {self.max_grad_norm!r}")
