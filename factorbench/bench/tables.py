@@ -118,6 +118,20 @@ class Table:
         return flag is not None and flag["mean"] >= 0.5
 
 
+def preset_columns(spec: BenchmarkSpec, preset: str, recorded=()) -> List[str]:
+    """The table's columns that some evaluator of this preset produces or that have records:
+    a column only another preset's metric fills (vae_beta_sweep's classifier, off in ci) is
+    left out rather than shown empty; a column the preset should fill but did not stays, as "—"."""
+    from ..metrics import EVALUATORS
+
+    p = spec.preset(preset)
+    names = set(p.metrics) | set(p.external_metrics if p.external else ())
+    for model in list(p.models):
+        names |= set(p.metrics_for(model))
+    produced = {out for name in names if name in EVALUATORS for out in EVALUATORS.get(name).outputs}
+    return [c for c in spec.table.columns if c in produced or c in set(recorded)]
+
+
 def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
     t: TableSpec = spec.table
     stats = aggregate(records, t.rows, t.column_groups)
@@ -130,7 +144,7 @@ def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]],
     thesis = thesis_numbers(t.thesis) if (show_thesis and t.thesis) else None
     groups = sorted(stats["group"].unique(), key=_sort_key)
     columns = []
-    for metric in t.columns:
+    for metric in preset_columns(spec, preset, {r["metric"] for r in records}):
         for group in groups:
             for model in [None] if by_model else models:
                 label = t.labels.get(metric, metric) + (f" {group}" if group != "" else "")
