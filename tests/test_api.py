@@ -104,6 +104,19 @@ def test_fid_of_two_statistics_files_is_the_frechet_distance(tmp_path):
         fb.kid(a, b, size=32)
 
 
+def test_a_statistics_file_made_under_another_protocol_is_refused(tmp_path):
+    """The API refuses what `run fid` refuses: a saved-mode file scored in direct mode."""
+    from factorbench.metrics.fid import RESIZE_TO_299, WEIGHTS_SHA1
+
+    sigma = np.diag([1.0, 2.0, 3.0])
+    stored = {"mode": "saved", "image_size": 32, "resize_to_299": RESIZE_TO_299["saved"], "extractor_sha1": WEIGHTS_SHA1}
+    a = save_stats_npz(tmp_path / "a.npz", Stats(np.zeros(3), sigma, 10, protocol=stored))
+    b = save_stats_npz(tmp_path / "b.npz", Stats(np.ones(3), sigma, 10))
+    assert fb.fid(a, b, size=32, mode="saved").value == pytest.approx(3.0, abs=1e-9)
+    with pytest.raises(FactorbenchError, match="computed under another protocol: mode 'saved'"):
+        fb.fid(a, b, size=32, mode="direct")
+
+
 # ------------------------------------------------------------------------------ scores (no Inception)
 def test_scores_wrap_the_metrics():
     flat = torch.full((3, 3, 16, 16), 0.5)

@@ -33,14 +33,16 @@ def _statistics(side: Any, mode: str, size: int, batch_size: int, device: str, u
     """One feature pass over a side (or its statistics file)."""
     from pathlib import Path
 
-    from ..metrics.fid import load_stats_npz, side_statistics
+    from ..metrics.fid import check_stats_protocol, load_stats_npz, side_statistics
     from ..metrics.image_sources import Images
 
     if isinstance(side, Images):
         return side_statistics(side, mode, size, batch_size, device, use_cache, progress, f"{what} [{mode}]")
     if need_features:
         raise FactorbenchError(f"KID and precision/recall need images on both sides; {what} is a statistics file")
-    return load_stats_npz(Path(side))
+    stats = load_stats_npz(Path(side))
+    check_stats_protocol(stats, Path(side), mode, size, False)  # a file made under another protocol: one line
+    return stats
 
 
 def image_metrics(fake: Any, real: Any, fid: bool = True, kid: bool = True, prc: bool = True, mode: str = "saved",
