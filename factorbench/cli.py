@@ -392,7 +392,11 @@ def echo_findings(spec_name: str, preset: str, results: Path) -> None:
     """Print a table's findings under it (nothing when the findings file has none)."""
     from .bench.findings import findings_block
 
-    block = findings_block(spec_name, preset, results)
+    try:
+        block = findings_block(spec_name, preset, results)
+    except FactorbenchError as exc:  # the table is written; a findings problem must not fail the run
+        click.echo(f"warning: findings not checked: {exc}", err=True)
+        return
     if block:
         click.echo(block)
 

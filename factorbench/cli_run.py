@@ -240,6 +240,11 @@ def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):
     model = load_model(Path(checkpoint), device)
     train = get_dataset(ds["name"], ds.get("split", "train"), n=ds.get("n"), seed=ds.get("seed", 0))
     test = get_dataset(ds["name"], "test", n=n_test, seed=ds.get("seed", 0))
+    shape = tuple(model.image_shape)
+    if shape != tuple(train.image_shape):  # trained with --image-size (or a spec's image_shape): convert alike
+        from .data.convert import convert_dataset
+
+        train, test = convert_dataset(train, shape), convert_dataset(test, shape)
     return EvalContext(model, train, test, device=device, seed=0)
 
 

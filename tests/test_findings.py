@@ -111,6 +111,16 @@ def test_for_each_takes_the_worst_grid_value():
     assert r.seeds == 3
 
 
+def test_for_each_with_a_value_only_one_side_has_is_not_measured():
+    f = one([{"relation": "<", "metric": "mse", "a": {"model": "vae"}, "b": {"model": "lsr"}, "for_each": "beta"}])
+    records = []
+    for seed in range(3):
+        records += [rec("vae", "mse", 10 + seed, seed, {"beta": 1.0}), rec("lsr", "mse", 20 + seed, seed, {"beta": 1.0}),
+                    rec("vae", "mse", 10 + seed, seed, {"beta": 5.0})]  # no LSR-GAN at beta 5
+    r = evaluate_finding(f, records, "quick")
+    assert r.verdict == "not measured" and "beta=5" in r.ours
+
+
 def test_missing_side_is_not_measured_never_a_pass():
     f = one([{"relation": ">", "metric": "sharpness", "a": {"model": "lsr_gan"}, "b": {"model": "vae"}}])
     records = [rec("vae", "sharpness", 0.1 * s, s) for s in range(3)]

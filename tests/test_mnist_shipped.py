@@ -164,6 +164,12 @@ def test_train_converts_mnist_with_image_size(no_root):
     done = CliRunner().invoke(main, args + ["--out", str(no_root / "b"), "--image-size", "32"])
     assert done.exit_code == 0, done.output
     assert json.loads((no_root / "b" / "config.json").read_text())["image_shape"] == [1, 32, 32]
+    # the run commands convert the checkpoint's data the same way (they crashed on 28 vs 32)
+    mse = CliRunner().invoke(main, ["--quiet", "run", "mse", str(no_root / "b"), "--n", "16", "--json"])
+    assert mse.exit_code == 0, mse.output
+    sharp = CliRunner().invoke(main, ["--quiet", "run", "sharpness", str(no_root / "b"), "--sampling", "test",
+                                      "--n", "8"])
+    assert sharp.exit_code == 0, sharp.output
 
 
 def test_recon_classifier_can_train_on_more_raw_digits_than_the_run(no_root):

@@ -389,6 +389,8 @@ def evaluate_check(check: Check, records: List[Dict[str, Any]], what: str) -> Ch
     common = [k for k in ga if any(_tuple_same(k, x) for x in gb)]
     if not common:
         return CheckResult("not measured", "no " + "/".join(keys) + " that both sides have", "")
+    # a value only one side has is a missing record of the other: "at every β" is then not measured
+    lonely = [k for k in ga + gb if not any(_tuple_same(k, c) for c in common)]
     parts = []
     for k in common:
         sub = [r for r in records if _tuple_same(tuple(record_key(r, key) for key in keys), k)]
@@ -396,6 +398,9 @@ def evaluate_check(check: Check, records: List[Dict[str, Any]], what: str) -> Ch
                                list(_per_seed(sub, check.b, what).values()), check.relation, check.margin)
         label = ", ".join(f"{key}={_fmt(v) if isinstance(v, float) else v}" for key, v in zip(keys, k))
         parts.append((label, res))
+    for k in lonely:
+        label = ", ".join(f"{key}={_fmt(v) if isinstance(v, float) else v}" for key, v in zip(keys, k))
+        parts.append((label, CheckResult("not measured", "one side missing", "a record of one side is missing")))
     verdict = worst(r.verdict for _, r in parts)
     ours = "; ".join(f"{label}: {r.ours}" for label, r in parts)
     detail = "; ".join(f"{label}: {r.verdict} ({r.detail})" for label, r in parts)

@@ -179,6 +179,10 @@ def checkpoint_images(folder: Path, n: int, sampling: str = "random", seed: int 
     test = None
     if sampling == "test":
         test = dataset_images(config["dataset"]["name"], "test", n, seed=config["dataset"].get("seed", 0)).data
+        if tuple(test.shape[1:]) != tuple(model.image_shape):  # trained on converted images: convert alike
+            from ..data.convert import convert_images
+
+            test = convert_images(test, model.image_shape)
     data = model_images(model, sampling, n, seed, batch_size, device, test, what=f"checkpoint {folder}")
     return Images(data, {"kind": "checkpoint", "path": str(folder), "model": config["model"], "sampling": sampling,
                          "seed": seed, "n": int(data.shape[0])})

@@ -47,6 +47,8 @@ def _grid_label(grid: Dict[str, Any]) -> str:
 
 
 def read_losses(checkpoint: str) -> Optional[pd.DataFrame]:
+    if not checkpoint:  # an external row (samples from elsewhere) has no training run
+        return None
     path = Path(checkpoint) / "losses.csv"
     if not path.is_file():
         return None
