@@ -154,9 +154,11 @@ def _fixed_note(name: str, arg: str, results: list) -> str:
     note = f" The {name} side is the statistics file {arg} ({what})"
     if len(results) > 1:
         note += ", the same in every column: only the other side's pipeline differs"
-    mismatch = side.get("protocol_mismatch")
-    if mismatch:
-        note += f"; used under another protocol (--allow-protocol-mismatch): {'; '.join(mismatch)}"
+    for rec in results:  # each mode's own mismatches (--mode both: a saved-mode file is off only in direct)
+        mismatch = rec["protocol"][name].get("protocol_mismatch")
+        if mismatch:
+            note += (f"; in {rec['protocol']['mode']} mode used under another protocol (--allow-protocol-mismatch): "
+                     f"{'; '.join(mismatch)}")
     return note + "."
 
 

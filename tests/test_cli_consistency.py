@@ -144,3 +144,18 @@ def test_finished_cells_are_progress_lines_without_a_terminal():
         logger.setLevel(old)
     assert lines == ["vae_beta_sweep [ci]: 1/3 jobs finished (failed=0 skipped=1)",
                      "vae_beta_sweep [ci]: 2/3 jobs finished (failed=1 skipped=1)"]
+
+
+def test_fixed_stats_side_note_names_the_mode_that_used_it_under_another_protocol():
+    """--mode both --allow-protocol-mismatch with a saved-mode file: only the direct column used
+    it under another protocol, and the caption says so (it read the first column only)."""
+    from factorbench.cli_run import _fixed_note
+
+    stored = {"mode": "saved", "image_size": 32}
+    results = [{"protocol": {"mode": "saved", "real": {"stats_protocol": stored}}},
+               {"protocol": {"mode": "direct", "real": {"stats_protocol": stored,
+                                                        "protocol_mismatch": ["mode 'saved' (requested 'direct')"]}}}]
+    note = _fixed_note("real", "real.npz", results)
+    assert "computed in saved mode at 32, the same in every column" in note
+    assert "in direct mode used under another protocol (--allow-protocol-mismatch): mode 'saved'" in note
+    assert "in saved mode used under" not in note
