@@ -156,6 +156,6 @@ def test_fixed_stats_side_note_names_the_mode_that_used_it_under_another_protoco
                {"protocol": {"mode": "direct", "real": {"stats_protocol": stored,
                                                         "protocol_mismatch": ["mode 'saved' (requested 'direct')"]}}}]
     note = _fixed_note("real", "real.npz", results)
-    assert "computed in saved mode at 32, the same in every column" in note
+    assert "(computed in saved mode at 32), the same in every column" in note
     assert "in direct mode used under another protocol (--allow-protocol-mismatch): mode 'saved'" in note
     assert "in saved mode used under" not in note
