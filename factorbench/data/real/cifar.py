@@ -7,8 +7,9 @@ python-version pickles of the official ``cifar-10-python.tar.gz``, the files tor
 Why not ``torchvision.datasets.CIFAR10``: with ``download=False`` it still verifies the md5
 of all six batches and of ``batches.meta`` before reading any split, so it rejects every
 file that is not byte-identical to the official release, including the few-image files the
-tests write in the same format. This module reads the same pickles the same way
-(``pickle.load(f, encoding="latin1")``; ``data`` uint8 (N, 3072), each row the 1024 red,
+tests write in the same format. This module reads the same pickles (torchvision decodes
+them with a latin-1 string encoding, as :class:`CifarUnpickler` does; ``data`` uint8
+(N, 3072), each row the 1024 red,
 then green, then blue values of a 32x32 image in row-major order; ``labels`` a list of N
 ints) and checks their structure instead: dtype, shape, label range, and that
 ``batches.meta`` names the ten classes below. It does not check md5s. The keys may be
