@@ -71,16 +71,30 @@ def image_rows_png(rows: Sequence[torch.Tensor], path, labels: Optional[Sequence
     return Path(atomic_write_bytes(path, buf.getvalue()))
 
 
-def curves_png(curves: Dict[str, Sequence[float]], path, xlabel: str, ylabel: str, title: str = "",
-               figsize: Tuple[float, float] = (6.0, 4.0), dpi: int = 100) -> Path:
-    """Line plot of named curves (x = 1, 2, ... per point), written atomically as a PNG."""
+def new_figure(figsize: Tuple[float, float] = (6.0, 4.0), dpi: int = 100):
+    """A matplotlib Figure on its own Agg canvas (no pyplot: no global backend state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    fig = Figure(figsize=figsize, dpi=dpi)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure_png(fig, path, dpi: Optional[int] = None) -> Path:
+    """Lay out ``fig`` tightly and write it atomically as a PNG (at the figure's dpi by default)."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
+    return Path(atomic_write_bytes(path, buf.getvalue()))
+
+
+def curves_png(curves: Dict[str, Sequence[float]], path, xlabel: str, ylabel: str, title: str = "",
+               figsize: Tuple[float, float] = (6.0, 4.0), dpi: int = 100) -> Path:
+    """Line plot of named curves (x = 1, 2, ... per point), written atomically as a PNG."""
     if not curves or any(len(v) == 0 for v in curves.values()):
         raise FactorbenchError("curves_png needs at least one non-empty curve")
-    fig = Figure(figsize=figsize, dpi=dpi)  # no pyplot: no global backend state
-    FigureCanvasAgg(fig)
+    fig = new_figure(figsize, dpi)
     ax = fig.add_subplot()
     for name, values in curves.items():
         ax.plot(range(1, len(values) + 1), list(values), label=name)
@@ -89,7 +103,4 @@ def curves_png(curves: Dict[str, Sequence[float]], path, xlabel: str, ylabel: st
     ax.legend()
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return Path(atomic_write_bytes(path, buf.getvalue()))
+    return save_figure_png(fig, path, dpi)

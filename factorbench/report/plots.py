@@ -14,7 +14,6 @@ on their own canvas, so nothing global changes in the calling process.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Tuple
@@ -22,26 +21,14 @@ from typing import Dict, List, Mapping, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from ..fileio import atomic_write_bytes
+from ..figures import new_figure, save_figure_png
 
 #: one palette for every report plot (matplotlib's default cycle, colour-blind friendly order)
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
 
 
 def _figure(width: float = 6.0, height: float = 3.6):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return Path(atomic_write_bytes(path, buf.getvalue()))
+    return new_figure((width, height), 100)
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -86,7 +73,7 @@ def loss_curves_png(runs: Mapping[str, Sequence[pd.DataFrame]], path: Path, titl
         if k == 0:
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure_png(fig, path)
 
 
 def metric_vs_grid_png(points: Mapping[str, Sequence[Tuple[float, float, float]]], path: Path, param: str,
@@ -106,7 +93,7 @@ def metric_vs_grid_png(points: Mapping[str, Sequence[Tuple[float, float, float]]
     ax.set_xlabel(param)
     ax.set_ylabel(f"{metric} (mean ± {spread} over seeds)", fontsize=8)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure_png(fig, path)
 
 
 def fid_modes_png(values: Mapping[Tuple[str, str], Mapping[str, Tuple[float, float]]], path: Path) -> Path:
@@ -124,7 +111,7 @@ def fid_modes_png(values: Mapping[Tuple[str, str], Mapping[str, Tuple[float, flo
     ax.set_xticklabels([f"{m}\n{d}" for m, d in keys], fontsize=7)
     ax.set_ylabel("FID (mean ± std over seeds)", fontsize=8)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure_png(fig, path)
 
 
 def group_points(stats: pd.DataFrame, metric: str, spread: str) -> Dict[str, List[Tuple[float, float, float]]]:
