@@ -179,3 +179,23 @@ def test_train_split_must_name_splits(tmp_path):
         resolve_train_split({"cub": 3}, "cub")
     with pytest.raises(FactorbenchError, match="train_split must be a split name"):
         resolve_train_split(["all"], "cub")
+
+
+def test_cell_id_hashes_the_resolved_model_config(tmp_path, monkeypatch):
+    """beta = 4 and beta = 4.0 are one cell; naming a default or leaving it out is one cell;
+    a changed model default is a new cell (issue 16: ids hashed the spec's raw dict)."""
+    import dataclasses
+
+    from factorbench.models import MODELS
+
+    def ids(body):
+        return [c.id for c in load_spec(write(tmp_path, body)).cells("quick")]
+
+    as_int = ids(BASE.replace("[presets.quick]", "[presets.quick]\ngrid = { beta = [4] }"))
+    as_float = ids(BASE.replace("[presets.quick]", "[presets.quick]\ngrid = { beta = [4.0] }"))
+    assert as_int == as_float
+    default = next(f for f in dataclasses.fields(MODELS.get("vae").config_class) if f.name == "base_channels").default
+    named = ids(BASE.replace("model = { latent_dim = 8 }", f"model = {{ latent_dim = 8, base_channels = {default} }}"))
+    assert named == ids(BASE)
+    changed = ids(BASE.replace("model = { latent_dim = 8 }", f"model = {{ latent_dim = 8, base_channels = {default + 1} }}"))
+    assert changed != ids(BASE)

@@ -146,7 +146,13 @@ class Cell:
 
     @property
     def id(self) -> str:
-        key = {"model": self.model, "model_config": self.model_config, "seed": self.seed,
+        """A hash of everything that determines the run: the *resolved* model config (every
+        field with its default filled in and its type applied, so ``beta = 4`` and
+        ``beta = 4.0`` are one cell, and a changed model default is a new cell rather than a
+        silent reuse of checkpoints trained under the old one), the dataset, the train
+        settings, the seed and the stage-1 cell (docs/architecture.md, "Cells")."""
+        key = {"model": self.model, "model_config": resolved_model_config(self.registered, self.model_config),
+               "seed": self.seed,
                "dataset": dataset_key(self.dataset), "train": self.train.key()}
         if self.registered != self.model:
             key["registered"] = self.registered
@@ -255,6 +261,15 @@ def resolve_train_split(value: Any, name: str) -> str:
     if not isinstance(value, str) or not value:
         raise FactorbenchError(f"dataset.train_split must be a split name or a table dataset -> split, got {value!r}")
     return value
+
+
+def resolved_model_config(model: str, values: Dict[str, Any]) -> Dict[str, Any]:
+    """``values`` as the config of registered ``model`` builds them: all fields, defaults
+    filled in, numbers coerced to their field's type (JSON-ready: tuples become lists)."""
+    from ..config import config_to_dict
+    from ..models import MODELS
+
+    return config_to_dict(config_from_dict(MODELS.get(model).config_class, values, where=f"{model} config"))
 
 
 def config_fields(model: str) -> set:
