@@ -80,3 +80,36 @@ def test_a_covariance_from_a_file_must_be_symmetric_positive_semi_definite():
         checked_covariance_root(np.array([[1.0, 2.0], [2.0, 1.0]]), "f.npz")
     with pytest.raises(FactorbenchError, match="NaN or inf"):
         checked_covariance_root(np.array([[np.nan]]), "f.npz")
+
+
+@pytest.mark.parametrize("n1,n2", [(12, 30), (30, 12), (12, 200), (200, 12), (100, 150)])
+def test_features_route_equals_the_square_root_route(n1, n2):
+    """With fewer images than dimensions on a side, the cross term comes from an n x n
+    problem (X1 S2 X1^T or X1 X2^T); it is the same number as the D x D route."""
+    rng = np.random.default_rng(n1 * 1000 + n2)
+    dim = 64
+    mixing = rng.normal(size=(dim, dim)) / 8
+    f1 = rng.normal(size=(n1, dim)) @ mixing + 0.3
+    f2 = rng.normal(size=(n2, dim)) * 1.3 + rng.normal(size=(n2, dim)) @ mixing
+    (m1, s1), (m2, s2) = feature_statistics(f1), feature_statistics(f2)
+    both = frechet_distance(m1, s1, m2, s2, features1=f1, features2=f2)  # the SVD of X1 X2^T
+    smaller = {"features1": f1} if n1 <= n2 else {"features2": f2}  # X S_other X^T of the smaller side
+    assert frechet_distance(m1, s1, m2, s2, **smaller) == pytest.approx(both, rel=1e-11)
+    # the larger side's product, or the D x D square roots, have more zero eigenvalues than
+    # the true rank, whose rounding-level values (~1e-16) weigh ~1e-8 after the square root
+    larger = {"features2": f2} if n1 <= n2 else {"features1": f1}
+    assert frechet_distance(m1, s1, m2, s2, **larger) == pytest.approx(both, rel=1e-7)
+    assert frechet_distance(m1, s1, m2, s2) == pytest.approx(both, rel=1e-7)
+
+
+def test_features_route_gives_zero_for_identical_sets():
+    feats = np.random.default_rng(3).normal(size=(20, 256)) * 3
+    mu, sigma = feature_statistics(feats)
+    assert 0.0 <= frechet_distance(mu, sigma, mu, sigma, features1=feats, features2=feats) <= 1e-6
+
+
+def test_features_that_do_not_match_the_statistics_are_refused():
+    feats = np.random.default_rng(4).normal(size=(20, 8))
+    mu, sigma = feature_statistics(feats)
+    with pytest.raises(FactorbenchError, match="features1"):
+        frechet_distance(mu, sigma, mu, sigma, features1=feats[:, :4])

@@ -194,7 +194,8 @@ class Stats:
     n: Optional[int]
     features: Optional[np.ndarray] = None
     cache: str = "off"  # off | hit | miss
-    #: psd_sqrt(sigma), kept in the cache so a cache hit saves an eigendecomposition
+    #: psd_sqrt(sigma) when known (computed on demand by :meth:`root`; the Fréchet distance
+    #: needs it only for a side with at least 2048 images and no other side's features)
     sigma_sqrt: Optional[np.ndarray] = None
     #: the protocol the statistics were computed under (:func:`side_protocol`); None: unknown
     protocol: Optional[Dict[str, Any]] = None
@@ -219,13 +220,14 @@ def side_statistics(images: Images, mode: str, size: int, batch_size: int, devic
     side = side_protocol(mode, size, images)
     if path is not None:
         cached = read_npz(path)
-        if cached is not None and {"mu", "sigma", "sigma_sqrt", "features"} <= set(cached):
-            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], "hit", cached["sigma_sqrt"], side)
+        if cached is not None and {"mu", "sigma", "features"} <= set(cached):
+            return Stats(cached["mu"], cached["sigma"], images.n, cached["features"], "hit", cached.get("sigma_sqrt"), side)
     feats = extract_features(images, mode, size, batch_size, device, progress, desc)
     mu, sigma = feature_statistics(feats)
     stats = Stats(mu, sigma, images.n, feats, cache="miss" if path is not None else "off", protocol=side)
     if path is not None:
-        write_npz(path, {"mu": mu, "sigma": sigma, "sigma_sqrt": stats.root(), "features": feats}, compress=False)
+        # no square root stored: with the features, the Fréchet distance needs none (frechet.py)
+        write_npz(path, {"mu": mu, "sigma": sigma, "features": feats}, compress=False)
     return stats
 
 
@@ -410,7 +412,7 @@ def protocol(mode: str, size: int, fake: Any, real: Any, fake_stats: Stats, real
         "resize_to_eval_size": RESIZE_TO_EVAL, "resize_to_299": RESIZE_TO_299[mode],
         "fake": fake_side, "real": real_side,
         "extractor": {"name": EXTRACTOR_NAME, "sha1": WEIGHTS_SHA1, "layer": "pool3 (2048)"},
-        "statistics": "float64 mean and covariance (ddof=1); Fréchet distance via eigh + SVD (no sqrtm)",
+        "statistics": "float64 mean and covariance (ddof=1); Fréchet distance exact without sqrtm: from the n x n feature products when a side has fewer images than 2048, else eigh + SVD",
         "below_feature_dim": below,
         "warnings": warnings,
         "versions": package_versions(),
@@ -446,7 +448,7 @@ def fid_record(fake: Any, real: Any, mode: str, size: int, fs: Stats, rs: Stats,
                mismatches: Optional[Dict[str, List[str]]] = None) -> Dict[str, Any]:
     """The FID record of two sides whose statistics are already computed (one feature pass
     can then serve FID, KID and precision/recall: :mod:`factorbench.api.image_metrics`)."""
-    value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma, fs.root(), rs.root())
+    value = frechet_distance(fs.mu, fs.sigma, rs.mu, rs.sigma, fs.sigma_sqrt, rs.sigma_sqrt, fs.features, rs.features)
     return {"metric": f"fid_{mode}", "value": value, "protocol": protocol(mode, size, fake, real, fs, rs, mismatches)}
 
 
