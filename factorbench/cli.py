@@ -205,7 +205,7 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
     folder = Path(out) if out else Path("runs") / "train" / f"{model}-{dataset}-seed{seed}"
     image_shape = None
     if init_from:
-        from .train.checkpoint import read_run_config
+        from .models.checkpoint import read_run_config
         image_shape = read_run_config(Path(init_from))["image_shape"]
         if image_size is not None and tuple(image_shape[1:]) != (image_size, image_size):
             raise FactorbenchError(f"--image-size {image_size} disagrees with --init-from, which was trained at "

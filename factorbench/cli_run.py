@@ -234,8 +234,8 @@ for _param in run_kid.params:  # KID's seed also draws its random subsets
 
 def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):
     from .data import get_dataset
-    from .metrics import EvalContext
-    from .train.checkpoint import load_model, read_run_config
+    from .evaluators import EvalContext
+    from .models.checkpoint import load_model, read_run_config
 
     config = read_run_config(Path(checkpoint))
     ds = config["dataset"]
@@ -281,9 +281,9 @@ def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, f
     images is a different set of images)."""
     from .data import get_dataset
     from .errors import FactorbenchError
-    from .metrics import EVALUATORS, EvalContext
+    from .evaluators import EVALUATORS, EvalContext
     from .metrics.detection_io import read_predictions
-    from .metrics.object_discovery import PredictedBoxes
+    from .evaluators.object_discovery import PredictedBoxes
 
     path = Path(source)
     if path.suffix.lower() in (".json", ".csv"):
@@ -309,7 +309,7 @@ def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, f
 @click.option("--device", default=None, metavar="cpu|cuda")
 def run_mse(checkpoint, n_test, as_json, device):
     """Reconstruction error of CHECKPOINT on its dataset's test split (per-image sum of squares)."""
-    from .metrics import EVALUATORS
+    from .evaluators import EVALUATORS
 
     _print_values(EVALUATORS.get("recon_mse")(_checkpoint_context(checkpoint, _device(device), n_test)), as_json)
 
@@ -323,7 +323,7 @@ def run_mse(checkpoint, n_test, as_json, device):
 def run_recon_acc(checkpoint, label, n_test, as_json, device):
     """Accuracy of a fixed classifier on CHECKPOINT's reconstructions: absolute (true label),
     relative (the classifier's label for the raw image) and the classifier's raw accuracy."""
-    from .metrics import EVALUATORS
+    from .evaluators import EVALUATORS
 
     ctx = _checkpoint_context(checkpoint, _device(device), n_test)
     _print_values(EVALUATORS.get("recon_acc")(ctx, label=label), as_json)

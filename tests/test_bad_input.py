@@ -176,7 +176,7 @@ def copy_checkpoint(src, dst):
 
 
 def test_weights_of_another_dtype_are_refused_not_cast(tiny_checkpoint, tmp_path):
-    from factorbench.train.checkpoint import load_model
+    from factorbench.models.checkpoint import load_model
 
     folder = copy_checkpoint(tiny_checkpoint, tmp_path / "c")
     state = torch.load(folder / "model.pt", weights_only=True)

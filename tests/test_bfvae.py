@@ -7,8 +7,8 @@ import torch
 
 from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.evaluate import EVALUATORS, EvalContext
-from factorbench.metrics.factor_probes import OUTPUTS, factor_probe_results, zf_zb_codes
+from factorbench.evaluators import EVALUATORS, EvalContext
+from factorbench.evaluators.probe_factors import OUTPUTS, factor_probe_results, zf_zb_codes
 from factorbench.models import build_model
 from factorbench.train import TrainConfig, TrainRun, load_model, train
 

@@ -6,8 +6,8 @@ import torch
 
 from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics import EVALUATORS, EvalContext
-from factorbench.metrics.factor_swap import flat_backgrounds, swap_errors
+from factorbench.evaluators import EVALUATORS, EvalContext
+from factorbench.evaluators.factor_swap import flat_backgrounds, swap_errors
 from factorbench.models.bfvae.two_codes import TwoCodeModel
 from factorbench.models import build_model
 from factorbench.models.lsr_gan.model import gaussian_log_density

@@ -7,10 +7,11 @@ import torch
 from factorbench.data import get_dataset
 from factorbench.data.dataset import ArrayDataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.digit_sum import (DigitMLP, collect_patches, evaluate_digit_sum, first_kept, first_ranked,
-                                           predict_sums, sum_accuracy, train_digit_regressor)
+from factorbench.evaluators.digit_sum import collect_patches, evaluate_digit_sum
+from factorbench.metrics.digit_sum import (DigitMLP, first_kept, first_ranked, predict_sums, sum_accuracy,
+                                           train_digit_regressor)
 from factorbench.models.objects import Detections
-from factorbench.metrics.evaluate import DIRECTIONS, EVALUATORS, EvalContext
+from factorbench.evaluators import DIRECTIONS, EVALUATORS, EvalContext
 from factorbench.models import build_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -23,7 +23,7 @@ from factorbench.bench.store import read_records
 from factorbench.bench.tables import MISSING, build_table, render_csv, render_markdown
 from factorbench.cli import main
 from factorbench.errors import FactorbenchError
-from factorbench.metrics import EVALUATORS
+from factorbench.evaluators import EVALUATORS
 from factorbench.seeding import DETERMINISTIC_THREADS
 
 SPEC = "vae_beta_sweep"

@@ -14,7 +14,7 @@ from factorbench.bench.spec import load_spec
 from factorbench.bench.store import read_records
 from factorbench.bench.tables import build_table, render_markdown
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.evaluate import MetricValue, register_evaluator
+from factorbench.evaluators.base import MetricValue, register_evaluator
 
 
 @register_evaluator("test_mean_sample", {"mean_sample_pixel": "none"})

@@ -198,7 +198,7 @@ def test_fewer_than_two_images_is_an_error(tmp_path):
 def test_nan_from_a_model_is_a_clear_error(tmp_path):
     from factorbench.metrics.image_sources import checkpoint_images
     from factorbench.train import TrainConfig, TrainRun, train
-    from factorbench.train.checkpoint import MODEL_FILE
+    from factorbench.models.checkpoint import MODEL_FILE
 
     run = TrainRun("vae", {"latent_dim": 4, "base_channels": 4}, "digits-rgb", tmp_path / "ckpt",
                    train=TrainConfig(epochs=1, batch_size=32), dataset_n=64)
@@ -234,7 +234,7 @@ def test_run_fid_bad_source_is_one_line(tmp_path):
 def test_fid_evaluators_score_a_trained_model_and_caption_their_protocol(tmp_path):
     """The benchmark path: a model's random and test-seeded FID, saved and direct, with protocol."""
     from factorbench.data import get_dataset
-    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.evaluators import EVALUATORS, EvalContext
     from factorbench.train import TrainConfig, TrainRun, train
 
     run = TrainRun("vae", {"latent_dim": 4, "base_channels": 4}, "digits-rgb", tmp_path / "ckpt",

@@ -10,11 +10,11 @@ from factorbench.data import get_dataset
 from factorbench.data.convert import convert_dataset
 from factorbench.errors import FactorbenchError
 from factorbench.metrics.elbo import negative_elbo
-from factorbench.metrics.evaluate import EVALUATORS, EvalContext
-from factorbench.metrics.finetune import FinetuneSettings, derived_model, derived_run
+from factorbench.evaluators import EVALUATORS, EvalContext
+from factorbench.evaluators.finetune import FinetuneSettings, derived_model, derived_run
 from factorbench.models.vae.config import VAEConfig
 from factorbench.train import TrainConfig, TrainRun, load_model, train
-from factorbench.train.checkpoint import TRAINER_FILE
+from factorbench.models.checkpoint import TRAINER_FILE
 
 SOURCE_MODEL = {"latent_dim": 4, "base_channels": 4, "backbone": "conv3"}
 SETTINGS = FinetuneSettings(n_train=20, epochs=2, batch_size=10, n_test=16)

@@ -13,9 +13,10 @@ from factorbench.data.cache import cache_root
 from factorbench.data.dataset import ArrayDataset
 from factorbench.data.registry import get_dataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics import DIRECTIONS, EVALUATORS, EvalContext
+from factorbench.evaluators import DIRECTIONS, EVALUATORS, EvalContext
 from factorbench.metrics import recon_classifier as rc
-from factorbench.metrics.posterior_variance import posterior_sample_variance
+from factorbench.evaluators import recon_acc
+from factorbench.evaluators.posterior_var import posterior_sample_variance
 from factorbench.metrics.sharpness import sharpness, sharpness_summary
 from factorbench.models import GenerativeModel
 
@@ -239,7 +240,7 @@ class Identity(GenerativeModel):
 
 def test_recon_acc_evaluator(digits, monkeypatch):
     train, test = digits
-    monkeypatch.setattr(rc, "DEFAULT_SETTINGS", SMALL)  # a fast classifier
+    monkeypatch.setattr(recon_acc, "DEFAULT_SETTINGS", SMALL)  # a fast classifier
     ctx = EvalContext(model=Identity(train.image_shape), train=train, test=test, batch_size=100)
     values = {v.metric: v.value for v in EVALUATORS.get("recon_acc")(ctx)}
     assert values["recon_cls_rel_acc"] == 1.0

@@ -178,8 +178,8 @@ def test_recon_classifier_can_train_on_more_raw_digits_than_the_run(no_root):
     import torch
 
     from factorbench.data.convert import convert_dataset
-    from factorbench.metrics.recon_classifier import evaluate_recon_acc
-    from factorbench.metrics.evaluate import EvalContext
+    from factorbench.evaluators.recon_acc import evaluate_recon_acc
+    from factorbench.evaluators import EvalContext
 
     class Identity(torch.nn.Module):
         def reconstruct(self, x):

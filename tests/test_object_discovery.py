@@ -7,8 +7,8 @@ import torch
 from factorbench.data import get_dataset
 from factorbench.data.dataset import ArrayDataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.evaluate import DIRECTIONS, EVALUATORS, EvalContext
-from factorbench.metrics.object_discovery import evaluate_object_discovery
+from factorbench.evaluators import DIRECTIONS, EVALUATORS, EvalContext
+from factorbench.evaluators.object_discovery import evaluate_object_discovery
 from factorbench.models.objects import Detections
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -149,7 +149,7 @@ def test_external_scores_stay_float64(tmp_path):
     AP = (6 + 5 * 2/3) / 11 = 28/33 at every threshold. Through float32 they would tie and
     merge into one point (1/2 at recall 1/2) and give 2/3."""
     from factorbench.metrics.detection_io import read_predictions
-    from factorbench.metrics.object_discovery import PredictedBoxes
+    from factorbench.evaluators.object_discovery import PredictedBoxes
 
     images = np.zeros((2, 1, 64, 64), np.uint8)
     gt = np.array([[[4, 4, 20, 20]], [[30, 30, 50, 50]]], np.float32)
@@ -190,7 +190,7 @@ def test_clear_errors(ds):
 def test_generalisation_scores_other_datasets_as_targets(tmp_path):
     """§6.4.3: the same model scored on another dataset's test split (converted to its input)."""
     from factorbench.data import get_dataset
-    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.evaluators import EVALUATORS, EvalContext
     from factorbench.models import build_model
 
     digits = get_dataset("multi-digits", "test", n=8)
@@ -206,7 +206,7 @@ def test_generalisation_scores_other_datasets_as_targets(tmp_path):
 
 def test_glimpse_step_and_error_map_figures(tmp_path):
     from factorbench.data import get_dataset
-    from factorbench.metrics import EVALUATORS, EvalContext
+    from factorbench.evaluators import EVALUATORS, EvalContext
     from factorbench.models import build_model
 
     digits = get_dataset("multi-digits", "test", n=4)
@@ -240,7 +240,7 @@ def test_cli_scores_a_predictions_file_with_the_same_code(tmp_path):
 def test_ap_of_a_predictions_file_does_not_depend_on_the_image_order(ds):
     """External predictions with glimpse-order scores (ties across images) and duplicates:
     the same AP whatever order the images (and their predictions) come in."""
-    from factorbench.metrics.object_discovery import PredictedBoxes
+    from factorbench.evaluators.object_discovery import PredictedBoxes
 
     rng = np.random.default_rng(0)
     boxes, scores = [], []

@@ -20,7 +20,7 @@ from factorbench.bench.regress import at_chance, chance_metric, compare, compare
 from factorbench.bench.runner import checkpoint_dir
 from factorbench.bench.spec import load_spec, spec_names
 from factorbench.cli import main
-from factorbench.metrics import EVALUATORS
+from factorbench.evaluators import EVALUATORS
 from factorbench.paths import baselines_dir
 
 CI_SPECS = [n for n in spec_names() if "ci" in load_spec(n).presets]

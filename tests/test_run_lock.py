@@ -14,7 +14,7 @@ import pytest
 
 from factorbench.errors import FactorbenchError
 from factorbench.train import TrainConfig, TrainRun, train
-from factorbench.train.lock import LOCK_FILE, RunLock
+from factorbench.models.run_lock import LOCK_FILE, RunLock
 from factorbench.train.trainer import is_finished
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -59,7 +59,7 @@ def test_second_process_refuses_or_waits_then_skips_never_trains_alongside(tmp_p
                 release.touch()
 
     handler = ReleaseWhenWaiting()
-    logging.getLogger("factorbench.train.lock").addHandler(handler)
+    logging.getLogger("factorbench.models.run_lock").addHandler(handler)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_holder(out, proc.pid, proc)
@@ -70,7 +70,7 @@ def test_second_process_refuses_or_waits_then_skips_never_trains_alongside(tmp_p
         model = train(tiny_run(out), progress=False, resume=True, wait=None)  # bench run: wait, then skip
         assert proc.wait(timeout=120) == 0, proc.communicate()
     finally:
-        logging.getLogger("factorbench.train.lock").removeHandler(handler)
+        logging.getLogger("factorbench.models.run_lock").removeHandler(handler)
         if proc.poll() is None:
             proc.kill()
     assert release.exists()  # the second run did wait
@@ -86,7 +86,7 @@ def test_lock_of_a_killed_holder_is_free(tmp_path):
     folder = tmp_path / "run"
     script = textwrap.dedent(f"""
         import time
-        from factorbench.train.lock import RunLock
+        from factorbench.models.run_lock import RunLock
         with RunLock({str(folder)!r}):
             time.sleep(600)
     """)

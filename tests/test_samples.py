@@ -7,8 +7,8 @@ import torch
 
 from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.evaluate import EVALUATORS, EvalContext
-from factorbench.metrics.samples import mean_pairwise_distance
+from factorbench.evaluators import EVALUATORS, EvalContext
+from factorbench.metrics.diversity import mean_pairwise_distance
 from factorbench.models.base import GenerativeModel
 
 

@@ -12,7 +12,7 @@ import torch
 from factorbench.errors import FactorbenchError
 from factorbench.seeding import DETERMINISTIC_THREADS, fixed_threads
 from factorbench.train import TrainConfig, TrainRun, train
-from factorbench.train.checkpoint import LOSSES_FILE
+from factorbench.models.checkpoint import LOSSES_FILE
 
 MODEL = {"latent_dim": 4, "base_channels": 4}
 

@@ -12,7 +12,7 @@ import torch
 
 from factorbench.errors import FactorbenchError
 from factorbench.train import TrainConfig, TrainRun, load_model, train
-from factorbench.train.checkpoint import LOSSES_FILE, MODEL_FILE, TRAINER_FILE, load_state
+from factorbench.models.checkpoint import LOSSES_FILE, MODEL_FILE, TRAINER_FILE, load_state
 
 MODEL = {"latent_dim": 4, "base_channels": 4}
 

@@ -21,7 +21,7 @@ def load(checkpoint: Union[str, Path], device: Optional[str] = None):
     mode, with the contract's ``encode``/``decode``/``sample``/``reconstruct`` (and
     ``glimpse`` for object models)."""
     from ..device import resolve_device
-    from ..train.checkpoint import load_model
+    from ..models.checkpoint import load_model
 
     folder = Path(checkpoint)
     if not (folder / "config.json").is_file():
@@ -32,7 +32,7 @@ def load(checkpoint: Union[str, Path], device: Optional[str] = None):
 def _splits(dataset: Optional[str], checkpoint: Optional[Path], n_train: Optional[int], n_test: Optional[int],
             seed: Optional[int]):
     from ..data import get_dataset
-    from ..train.checkpoint import read_run_config
+    from ..models.checkpoint import read_run_config
 
     if dataset is None:
         if checkpoint is None:
@@ -55,7 +55,7 @@ def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = Non
     for values about another dataset), each value as a benchmark record stores it."""
     from ..data.convert import convert_dataset
     from ..device import resolve_device
-    from ..metrics import EVALUATORS, EvalContext
+    from ..evaluators import EVALUATORS, EvalContext
 
     dev = resolve_device(device)
     checkpoint = None
@@ -103,7 +103,7 @@ def register_metric(name: str, directions: Union[str, Dict[str, str]] = "none"):
     dict of name -> float, or a list of :class:`factorbench.metrics.MetricValue`.
     ``directions``: "lower" / "higher" / "none" for the one value, or a dict per value
     name (tables bold the best by it)."""
-    from ..metrics.evaluate import MetricValue, register_evaluator
+    from ..evaluators.base import MetricValue, register_evaluator
 
     def add(fn: Callable[..., Any]):
         dirs = {name: directions} if isinstance(directions, str) else dict(directions)

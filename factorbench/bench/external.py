@@ -18,7 +18,7 @@ from typing import Dict, Optional
 import torch
 
 from ..errors import FactorbenchError
-from ..metrics import EVALUATORS, EvalContext
+from ..evaluators import EVALUATORS, EvalContext
 from ..metrics.image_sources import folder_images
 from ..seeding import fixed_threads, stage_seed
 from .runner import RunOptions, load_splits

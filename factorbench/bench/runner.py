@@ -22,10 +22,10 @@ from ..config import config_to_dict
 from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
-from ..metrics import EVALUATORS, EvalContext
+from ..evaluators import EVALUATORS, EvalContext
 from ..seeding import fixed_threads, stage_seed
 from ..train import TrainRun, train
-from ..train.checkpoint import load_model
+from ..models.checkpoint import load_model
 from ..train.trainer import is_finished
 from .spec import BenchmarkSpec, Cell, DatasetSpec
 from .store import has_record, make_record, write_record

@@ -23,7 +23,7 @@ from ..paths import safe_component
 
 def check_spec(spec) -> None:
     """``spec``: a :class:`.spec.BenchmarkSpec` (not imported here: spec.py imports this module)."""
-    from ..metrics import EVALUATORS
+    from ..evaluators import EVALUATORS
     from ..models import MODELS
 
     where = spec.path.name

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pandas as pd
 
 from ..errors import FactorbenchError
-from ..metrics import metric_direction
+from ..evaluators import metric_direction
 from .spec import BenchmarkSpec, TableSpec
 from .store import record_row
 from .thesis import thesis_entry, thesis_label, thesis_numbers
@@ -122,7 +122,7 @@ def preset_columns(spec: BenchmarkSpec, preset: str, recorded=()) -> List[str]:
     """The table's columns that some evaluator of this preset produces or that have records:
     a column only another preset's metric fills (vae_beta_sweep's classifier, off in ci) is
     left out rather than shown empty; a column the preset should fill but did not stays, as "—"."""
-    from ..metrics import EVALUATORS
+    from ..evaluators import EVALUATORS
 
     p = spec.preset(preset)
     names = set(p.metrics) | set(p.external_metrics if p.external else ())

@@ -172,7 +172,7 @@ def checkpoint_images(folder: Path, n: int, sampling: str = "random", seed: int 
                       device: str = "cpu") -> Images:
     """``n`` images from a checkpoint: decoded from z ~ N(0, I) (``random``) or
     reconstructions of the first ``n`` test images of its training dataset (``test``)."""
-    from ..train.checkpoint import load_model, read_run_config
+    from ..models.checkpoint import load_model, read_run_config
 
     config = read_run_config(folder)
     model = load_model(folder, device)

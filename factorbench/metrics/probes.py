@@ -10,17 +10,14 @@ common test label), which no label-blind predictor can beat.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
 
 import numpy as np
-import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, check_label, map_batches, register_evaluator
 
 
 @dataclass
@@ -60,43 +57,3 @@ def mlp_probe(z_train, y_train, z_test, y_test, seed: int = 0, hidden: int = 256
     """Two-layer MLP (one hidden layer of ``hidden`` units) on standardised codes."""
     clf = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=500, early_stopping=False, random_state=seed)
     return _fit_probe(clf, z_train, y_train, z_test, y_test)
-
-
-def encode_mu(ctx: EvalContext, images: torch.Tensor) -> np.ndarray:
-    ctx.model.eval()
-    outs = map_batches(ctx.model.encode, images, ctx.batch_size, ctx.device)
-    return torch.cat([mu.cpu() for mu, _ in outs]).numpy()
-
-
-def _probe_values(kind: str, result: ProbeResult, label: str, n_train: int, n_test: int) -> List[MetricValue]:
-    protocol = {"features": "posterior mean mu", "label": label, "n_train": n_train, "n_test": n_test,
-                "classifier": "logistic regression" if kind == "linear" else "MLP, 256 hidden",
-                "standardised": True, "chance": "frequency of the most common test label"}
-    return [
-        MetricValue(f"probe_{kind}_train_acc", result.train_acc, protocol),
-        MetricValue(f"probe_{kind}_test_acc", result.test_acc, protocol),
-        MetricValue(f"probe_{kind}_chance", result.chance, protocol),
-    ]
-
-
-def _evaluate_probe(kind: str, ctx: EvalContext, label: Optional[str]) -> List[MetricValue]:
-    label = check_label(ctx.train, label)
-    z_train, z_test = encode_mu(ctx, ctx.train.images()), encode_mu(ctx, ctx.test.images())
-    y_train, y_test = ctx.train.labels(label), ctx.test.labels(label)
-    if y_train.ndim != 1:
-        raise FactorbenchError(f"label {label!r} is per-object; probes need one label per image")
-    fit = linear_probe if kind == "linear" else mlp_probe
-    result = fit(z_train, y_train, z_test, y_test, seed=ctx.seed)
-    return _probe_values(kind, result, label, len(y_train), len(y_test))
-
-
-@register_evaluator("probe_linear", {"probe_linear_train_acc": "higher", "probe_linear_test_acc": "higher",
-                                     "probe_linear_chance": "none"})
-def evaluate_linear_probe(ctx: EvalContext, label: Optional[str] = None) -> List[MetricValue]:
-    return _evaluate_probe("linear", ctx, label)
-
-
-@register_evaluator("probe_mlp", {"probe_mlp_train_acc": "higher", "probe_mlp_test_acc": "higher",
-                                  "probe_mlp_chance": "none"})
-def evaluate_mlp_probe(ctx: EvalContext, label: Optional[str] = None) -> List[MetricValue]:
-    return _evaluate_probe("mlp", ctx, label)

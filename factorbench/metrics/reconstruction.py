@@ -7,11 +7,9 @@ mean over test images of Σ_{c,h,w} (x − x̂)², x̂ decoded from the posterio
 
 from __future__ import annotations
 
-from typing import List
 
 import torch
 
-from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator
 
 
 def sse_per_image(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
@@ -19,18 +17,3 @@ def sse_per_image(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     if x.shape != x_hat.shape:
         raise ValueError(f"shape mismatch: {tuple(x.shape)} vs {tuple(x_hat.shape)}")
     return (x.double() - x_hat.double()).pow(2).flatten(1).sum(dim=1)
-
-
-@register_evaluator("recon_mse", {"recon_mse": "lower"})
-def evaluate_recon_mse(ctx: EvalContext) -> List[MetricValue]:
-    images = ctx.test.images()
-    ctx.model.eval()
-    recons = torch.cat([r.cpu() for r in map_batches(ctx.model.reconstruct, images, ctx.batch_size, ctx.device)])
-    value = float(sse_per_image(images, recons).mean())
-    protocol = {
-        "definition": "mean over test images of the per-image sum of squared errors, pixels in [0,1]",
-        "reconstruction": "decode(posterior mean)",
-        "split": "test",
-        "n_images": len(images),
-    }
-    return [MetricValue("recon_mse", value, protocol)]

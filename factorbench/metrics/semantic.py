@@ -47,7 +47,7 @@ from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
 from ..seeding import stage_seed
-from .evaluate import map_batches
+from .batches import map_batches
 from .recon_classifier import predict
 
 Array = Union[np.ndarray, torch.Tensor]

@@ -34,14 +34,13 @@ gives exactly 0. Mean and spread over images: :func:`sharpness_summary`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator
 
 #: ITU-R BT.601 luma weights, as in OpenIMAJ's RGB -> YUV transform
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -121,18 +120,3 @@ def sharpness_protocol(values: np.ndarray, images: str) -> Dict[str, Any]:
     """The protocol of a sharpness result over ``values``; ``images`` says what was scored."""
     _, std = sharpness_summary(values)
     return {**SHARPNESS_DEFINITION, "images": images, "n_images": int(len(values)), "std_over_images": std}
-
-
-def reconstructions(ctx: EvalContext) -> torch.Tensor:
-    """``model.reconstruct`` of the test split, on the CPU (NaN/inf is an error)."""
-    ctx.model.eval()
-    outs: List[torch.Tensor] = map_batches(ctx.model.reconstruct, ctx.test.images(), ctx.batch_size, ctx.device)
-    return torch.cat([r.cpu() for r in outs])
-
-
-@register_evaluator("sharpness", {"sharpness": "higher"})
-def evaluate_sharpness(ctx: EvalContext) -> List[MetricValue]:
-    values = sharpness(reconstructions(ctx))
-    protocol = sharpness_protocol(values, "model.reconstruct(x) of the test split, float as the model outputs them, not quantised")
-    protocol["split"] = "test"
-    return [MetricValue("sharpness", sharpness_summary(values)[0], protocol)]

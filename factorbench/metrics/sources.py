@@ -19,7 +19,7 @@ from ..errors import FactorbenchError
 from .image_sources import Images, checkpoint_images, dataset_images, folder_images
 
 Side = Union[Images, Path]
-#: files only a checkpoint folder holds (factorbench/train/checkpoint.py)
+#: files only a checkpoint folder holds (factorbench/models/checkpoint.py)
 CHECKPOINT_FILES = ("model.pt", "trainer.pt")
 
 

@@ -27,7 +27,7 @@ from ..data.convert import convert_images
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
 from ..models.distributions import gaussian_kl
-from .evaluate import map_batches
+from .batches import map_batches
 from .probes import ProbeResult, linear_classifier
 
 @dataclass

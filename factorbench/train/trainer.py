@@ -30,7 +30,8 @@ from ..fileio import atomic_torch_save
 from ..models import GenerativeModel, build_model
 from ..seeding import fixed_threads, set_deterministic, stage_seed
 from ..versions import package_versions
-from .checkpoint import (
+from ..models.checkpoint import (  # is_finished: re-exported for bench
+    is_finished,
     CONFIG_FILE,
     LOSSES_FILE,
     MODEL_FILE,
@@ -43,7 +44,7 @@ from .checkpoint import (
     write_run_config,
 )
 from .config import TrainConfig
-from .lock import RunLock
+from ..models.run_lock import RunLock
 from .losslog import LossLog
 
 #: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli_support)
@@ -88,11 +89,6 @@ class TrainRun:
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     """The data order of ``epoch``: a permutation that depends only on (seed, epoch)."""
     return np.random.default_rng(stage_seed(seed, f"train/order/{epoch}")).permutation(n)
-
-
-def is_finished(folder: Path) -> bool:
-    path = Path(folder) / TRAINER_FILE
-    return path.exists() and bool(load_state(path).get("finished", False))
 
 
 def train(

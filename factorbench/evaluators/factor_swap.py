@@ -36,8 +36,8 @@ import torch
 from ..device import to_device
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
-from .embedding import pca_2d, scatter_png
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from ..metrics.embedding import pca_2d, scatter_png
+from .base import EvalContext, MetricValue, register_evaluator
 
 DEFINITION = ("squared error per value (pixels in [0,1]) against a flat-colour reference: the mean colour of x "
               "outside its mask")

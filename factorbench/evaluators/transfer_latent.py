@@ -29,10 +29,11 @@ from ..data import get_dataset
 from ..data.convert import convert_images
 from ..errors import FactorbenchError
 from ..figures import image_rows_png
-from .embedding import pca_2d, scatter_png, tsne_2d
-from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator, targets_from
-from .reconstruction import sse_per_image
-from .transfer import dataset_identity_probe, encode_datasets, mean_kl_to_prior
+from ..metrics.embedding import pca_2d, scatter_png, tsne_2d
+from .base import EvalContext, MetricValue, register_evaluator, targets_from
+from ..metrics.batches import map_batches
+from ..metrics.reconstruction import sse_per_image
+from ..metrics.transfer import dataset_identity_probe, encode_datasets, mean_kl_to_prior
 
 
 

@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import List
 
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from .base import EvalContext, MetricValue, register_evaluator
 
 
 def run_seconds(folder: Path) -> float:
     """Training seconds recorded in a checkpoint folder (0 for checkpoints from before
     factorbench recorded them)."""
-    from ..train.checkpoint import TRAINER_FILE, load_state
+    from ..models.checkpoint import TRAINER_FILE, load_state
 
     return float(load_state(Path(folder) / TRAINER_FILE).get("train_seconds", 0.0))
 
 
 def chain_seconds(folder: Path) -> float:
     """Training seconds of ``folder`` plus those of its ``init_from`` chain."""
-    from ..train.checkpoint import read_run_config
+    from ..models.checkpoint import read_run_config
 
     total, seen = 0.0, set()
     current = Path(folder)
@@ -45,7 +45,7 @@ def chain_seconds(folder: Path) -> float:
 @register_evaluator("model_cost", {"model_size_mb": "lower", "n_parameters_m": "lower", "train_seconds": "lower",
                                    "train_seconds_total": "lower"})
 def evaluate_model_cost(ctx: EvalContext) -> List[MetricValue]:
-    from ..train.checkpoint import MODEL_FILE
+    from ..models.checkpoint import MODEL_FILE
 
     if ctx.checkpoint is None:
         raise FactorbenchError("model_cost needs the model's checkpoint folder")

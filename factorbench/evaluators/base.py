@@ -1,4 +1,11 @@
-"""The evaluator contract: context in, metric values with protocols out."""
+"""The evaluator contract: context in, metric values with protocols out.
+
+An *evaluator* is thin glue registered by name (``@register_evaluator``): it pulls images,
+latents or boxes from a model and its dataset splits (an :class:`EvalContext`), calls the
+pure functions of :mod:`factorbench.metrics`, and returns :class:`MetricValue`s, each with
+its protocol (docs/protocols.md). Every module of ``factorbench/evaluators/`` is imported
+by the package, so a new evaluator needs no import line anywhere (CONTRIBUTING.md).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
-import torch
 
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
@@ -85,19 +91,6 @@ def register_evaluator(name: str, directions: Dict[str, str],
 
 def metric_direction(metric: str) -> str:
     return DIRECTIONS.get(metric, "none")
-
-
-@torch.no_grad()
-def map_batches(fn: Callable[[torch.Tensor], Any], images: torch.Tensor, batch_size: int, device: str) -> List[Any]:
-    """Apply ``fn`` to ``images`` in batches on ``device``; NaN/inf outputs are an error."""
-    outs = []
-    for start in range(0, len(images), batch_size):
-        out = fn(images[start:start + batch_size].to(device))
-        for t in out if isinstance(out, tuple) else (out,):
-            if not torch.isfinite(t).all():
-                raise FactorbenchError("the model produced NaN or inf values; its checkpoint is likely diverged")
-        outs.append(out)
-    return outs
 
 
 def check_label(ds: ArrayDataset, label: Optional[str]) -> str:

@@ -23,7 +23,7 @@ import torch
 
 from ..errors import FactorbenchError
 from ..fileio import atomic_torch_save, atomic_write_json
-from ..models import GenerativeModel, build_model
+from .base import GenerativeModel, build_model
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.pt"
@@ -100,3 +100,9 @@ def load_model(folder: Path, device: str = "cpu") -> GenerativeModel:
     model = build_model(config["model"], config["model_config"], config["image_shape"])
     apply_state_dict(model, load_state(folder / MODEL_FILE, device), folder / MODEL_FILE)
     return model.to(device).eval()
+
+
+def is_finished(folder: Path) -> bool:
+    """Whether run folder ``folder`` holds a finished training (its trainer state says so)."""
+    path = Path(folder) / TRAINER_FILE
+    return path.exists() and bool(load_state(path).get("finished", False))

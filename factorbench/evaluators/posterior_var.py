@@ -27,7 +27,8 @@ import torch
 from ..errors import FactorbenchError
 from ..models import GenerativeModel
 from ..seeding import stage_seed
-from .evaluate import EvalContext, MetricValue, map_batches, register_evaluator
+from .base import EvalContext, MetricValue, register_evaluator
+from ..metrics.batches import map_batches
 
 DEFAULT_SAMPLES = 10
 

@@ -28,9 +28,9 @@ from typing import List, Optional
 import torch
 
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, register_evaluator
-from .fid import compute_fid
-from .image_sources import Images, images_of_dataset, model_images
+from .base import EvalContext, MetricValue, register_evaluator
+from ..metrics.fid import compute_fid
+from ..metrics.image_sources import Images, images_of_dataset, model_images
 
 PAIR = ("saved", "direct")
 REFERENCES = ("test", "train")

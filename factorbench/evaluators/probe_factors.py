@@ -27,8 +27,8 @@ import torch
 from ..data.dataset import ArrayDataset
 from ..device import to_device
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
-from .probes import ProbeResult, linear_probe, mlp_probe
+from .base import EvalContext, MetricValue, register_evaluator, targets_from
+from ..metrics.probes import ProbeResult, linear_probe, mlp_probe
 
 PARTS = ("zf", "zb")
 KINDS = ("linear", "mlp")

@@ -53,9 +53,9 @@ from ..errors import FactorbenchError
 from ..figures import image_rows_png
 from ..models.objects import Detections
 from ..data.synthetic.multi_digits import BOX_CONVENTIONS
-from .detection import (INTERPOLATION, MATCHING_DESCRIPTIONS, MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS,
+from ..metrics.detection import (INTERPOLATION, MATCHING_DESCRIPTIONS, MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS,
                         TIE_DESCRIPTIONS, TIE_RULES, average_precision, count_errors, detections_to_lists)
-from .evaluate import EvalContext, MetricValue, register_evaluator
+from .base import EvalContext, MetricValue, register_evaluator
 
 #: which candidates AP ranks; the first is the default
 CANDIDATE_CHOICES = ("all", "kept")

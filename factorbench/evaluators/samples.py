@@ -29,28 +29,13 @@ from typing import List
 
 import torch
 
-from ..errors import FactorbenchError
 from ..figures import image_rows_png
 from ..models.base import GenerativeModel
-from .evaluate import EvalContext, MetricValue, register_evaluator
-from .image_sources import model_images
+from .base import EvalContext, MetricValue, register_evaluator
+from ..metrics.diversity import diversity_ratio
+from ..metrics.image_sources import model_images
 
 COLLAPSE_RATIO = 0.25
-
-
-def mean_pairwise_distance(images: torch.Tensor) -> float:
-    """Mean Euclidean distance over all pairs i < j of (N, ...) images (N ≥ 2), float64."""
-    if len(images) < 2:
-        raise FactorbenchError("diversity needs at least two images")
-    flat = images.detach().double().flatten(1)
-    d = torch.cdist(flat, flat)
-    n = len(flat)
-    return float(d.sum() / (n * (n - 1)))  # the diagonal is 0; each pair counted twice
-
-
-def diversity_ratio(outputs: torch.Tensor, inputs: torch.Tensor) -> float:
-    """diversity(outputs) / diversity(inputs) (see the module docstring)."""
-    return mean_pairwise_distance(outputs) / max(mean_pairwise_distance(inputs), 1e-12)
 
 
 def can_reconstruct(model) -> bool:

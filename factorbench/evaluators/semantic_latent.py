@@ -5,7 +5,7 @@ The thesis runs these experiments on VAE-Tune, the source VAE fine-tuned on Cele
 increase the size of training data, the VAE-Tune can capture a meaningful representation
 ... from limited data"). With ``finetune`` parameters the evaluator does the same: it
 fine-tunes the source model on ``dataset`` (a derived run of
-:mod:`~factorbench.metrics.finetune`, trained once and reused) and measures that; without
+:mod:`~factorbench.evaluators.finetune`, trained once and reused) and measures that; without
 them it measures the source model as it is.
 
 The attribute classifiers are the fixed classifiers of
@@ -26,10 +26,10 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..data import get_dataset
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
-from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
+from .base import EvalContext, MetricValue, register_evaluator, targets_from
 from .finetune import derived_model, settings_from_params
-from .recon_classifier import fixed_classifier
-from .semantic import DEFAULT_LAMBDAS, semantic_scores
+from ..metrics.recon_classifier import fixed_classifier
+from ..metrics.semantic import DEFAULT_LAMBDAS, semantic_scores
 
 SCORES = {"arithmetic_acc": "higher", "arithmetic_a_acc": "higher", "arithmetic_b_acc": "higher",
           "interp_acc": "higher", "interp_kept_acc": "higher", "interp2_acc": "higher",

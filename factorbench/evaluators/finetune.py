@@ -46,10 +46,10 @@ from ..figures import curves_png, image_rows_png
 from ..fileio import atomic_write_text
 from ..seeding import stage_seed
 from ..train import TrainConfig, TrainRun, train
-from ..train.checkpoint import LOSSES_FILE, load_model, read_run_config
+from ..models.checkpoint import LOSSES_FILE, load_model, read_run_config
 from ..train.losslog import epoch_means
-from .elbo import negative_elbo
-from .evaluate import EvalContext, MetricValue, register_evaluator, targets_from
+from ..metrics.elbo import negative_elbo
+from .base import EvalContext, MetricValue, register_evaluator, targets_from
 
 #: the two runs of §4.4.2: name -> whether it starts from the source weights
 VARIANTS = {"vae-tune": True, "vae-new": False}
