@@ -41,7 +41,7 @@ PACKAGE = "factorbench"
 LAYERS: Tuple[Tuple[int, str, Tuple[str, ...]], ...] = (
     (0, "base", ("factorbench.errors", "factorbench.config", "factorbench.fileio", "factorbench.paths",
                  "factorbench.registry", "factorbench.seeding", "factorbench.device", "factorbench.versions",
-                 "factorbench.figures", "factorbench.box_figures")),
+                 "factorbench.figures")),
     (1, "data", ("factorbench.data",)),
     (1, "models", ("factorbench.models",)),
     (2, "train", ("factorbench.train",)),

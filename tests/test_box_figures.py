@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from factorbench.box_figures import (CAPTION_PX, GT_COLOUR, PAD, PRED_LINE_PX, box_colour, boxes_png,
+from factorbench.figures.boxes import (CAPTION_PX, GT_COLOUR, PAD, PRED_LINE_PX, box_colour, boxes_png,
                                      glimpse_steps_png)
 from factorbench.errors import FactorbenchError
 

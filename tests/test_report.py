@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from factorbench.cli import main
 from factorbench.report.captions import figure_caption
 from factorbench.report.cards import protocol_cards
-from factorbench.report.plots import seed_band, smooth
+from factorbench.figures.plots import seed_band, smooth
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -13,7 +13,7 @@ from torch import nn
 from factorbench.data import get_dataset
 from factorbench.data.dataset import ArrayDataset
 from factorbench.errors import FactorbenchError
-from factorbench.figures import LABEL_PX, PAD
+from factorbench.figures.style import LABEL_PX, PAD
 from factorbench.metrics.recon_classifier import ReconClassifier
 from factorbench.metrics.semantic import (DEFINITIONS, FIGURE_SCALE, arithmetic_triplets, attribute_direction,
                                           latent_arithmetic, latent_path, semantic_scores)

@@ -310,7 +310,7 @@ def test_multi_digit_masks_are_lit_pixels():
 
 
 def expected_grid_size(h, w, n, cols, scale):
-    from factorbench.data import preview
+    from factorbench.figures import preview
 
     rows = -(-n // cols)
     return (cols * (w * scale + preview.PAD) + preview.PAD,
@@ -318,7 +318,8 @@ def expected_grid_size(h, w, n, cols, scale):
 
 
 def test_preview_grid_masks_dataset(tmp_path):
-    from factorbench.data.preview import OBJECT_COLOURS, PAD, preview_grid
+    from factorbench.data.preview import preview_grid
+    from factorbench.figures.preview import OBJECT_COLOURS, PAD
 
     ds = get_dataset("multi-dsprites", "train", n=12, seed=0)
     out = preview_grid(ds, n=10, out_path=tmp_path / "grid.png", cols=4, scale=2)
@@ -332,7 +333,8 @@ def test_preview_grid_masks_dataset(tmp_path):
 
 
 def test_preview_grid_greyscale(tmp_path):
-    from factorbench.data.preview import PAD, preview_grid
+    from factorbench.data.preview import preview_grid
+    from factorbench.figures.style import PAD
 
     ds = get_dataset("multi-digits", "train", n=5, seed=0)
     out = preview_grid(ds, n=5, out_path=tmp_path / "sub" / "digits.png", cols=8, scale=3)

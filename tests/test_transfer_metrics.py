@@ -9,7 +9,9 @@ from PIL import Image
 
 from factorbench.data import get_dataset
 from factorbench.errors import FactorbenchError
-from factorbench.metrics.embedding import pca_2d, scatter_png, tsne_2d
+from factorbench.figures.plots import scatter_png
+from factorbench.figures.style import PALETTE
+from factorbench.metrics.embedding import pca_2d, tsne_2d
 from factorbench.metrics.probes import ProbeResult, linear_probe
 from factorbench.data.convert import convert_images
 from factorbench.metrics.transfer import (dataset_identity_probe, encode_datasets,
@@ -237,8 +239,8 @@ def test_scatter_png_writes_a_png(tmp_path):
     with Image.open(path) as img:
         assert img.format == "PNG" and img.size == (400, 320)
         pixels = np.asarray(img.convert("RGB")).reshape(-1, 3)
-    # tab10's first colour (label 0) is drawn
-    assert (np.abs(pixels.astype(int) - [31, 119, 180]).sum(axis=1) < 30).any()
+    # the palette's first colour (label 0) is drawn (figures/style.py)
+    assert (np.abs(pixels.astype(int) - list(PALETTE[0])).sum(axis=1) < 30).any()
     assert [p.name for p in path.parent.iterdir()] == ["pca.png"]  # no temporary file left
 
 

@@ -35,8 +35,9 @@ import torch
 
 from ..device import to_device
 from ..errors import FactorbenchError
-from ..figures import image_rows_png
-from ..metrics.embedding import pca_2d, scatter_png
+from ..figures.grids import image_rows_png
+from ..figures.plots import scatter_png
+from ..metrics.embedding import pca_2d
 from .base import EvalContext, MetricValue, register_evaluator
 
 DEFINITION = ("squared error per value (pixels in [0,1]) against a flat-colour reference: the mean colour of x "

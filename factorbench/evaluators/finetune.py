@@ -42,7 +42,8 @@ from ..config import config_from_dict
 from ..data import get_dataset
 from ..data.convert import convert_images
 from ..errors import FactorbenchError
-from ..figures import curves_png, image_rows_png
+from ..figures.grids import image_rows_png
+from ..figures.plots import curves_png
 from ..fileio import atomic_write_text
 from ..seeding import stage_seed
 from ..train import TrainConfig, TrainRun, train

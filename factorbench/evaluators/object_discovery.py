@@ -46,11 +46,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from ..box_figures import boxes_png, glimpse_steps_png
+from ..figures.boxes import boxes_png, glimpse_steps_png
 from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
-from ..figures import image_rows_png
+from ..figures.grids import image_rows_png
 from ..models.objects import Detections
 from ..data.synthetic.multi_digits import BOX_CONVENTIONS
 from ..metrics.detection import (INTERPOLATION, MATCHING_DESCRIPTIONS, MATCHING_RULES, SPACE_THRESHOLDS, SPAIR_THRESHOLDS,

@@ -29,7 +29,7 @@ from typing import List
 
 import torch
 
-from ..figures import image_rows_png
+from ..figures.grids import image_rows_png
 from ..models.base import GenerativeModel
 from .base import EvalContext, MetricValue, register_evaluator
 from ..metrics.diversity import diversity_ratio

@@ -28,8 +28,9 @@ import torch
 from ..data import get_dataset
 from ..data.convert import convert_images
 from ..errors import FactorbenchError
-from ..figures import image_rows_png
-from ..metrics.embedding import pca_2d, scatter_png, tsne_2d
+from ..figures.grids import image_rows_png
+from ..figures.plots import scatter_png
+from ..metrics.embedding import pca_2d, tsne_2d
 from .base import EvalContext, MetricValue, register_evaluator, targets_from
 from ..metrics.batches import map_batches
 from ..metrics.reconstruction import sse_per_image

@@ -3,23 +3,20 @@
 - :func:`tsne_2d`: t-SNE (van der Maaten & Hinton 2008), perplexity 30 as in the thesis
   (Fig 4.3: μ of 500 images per dataset);
 - :func:`pca_2d`: the top-2 principal components (Fig 5.5, of z_b);
-- :func:`scatter_png`: the points coloured by a label, written atomically as a PNG.
+(their scatter plots: :func:`factorbench.figures.plots.scatter_png`).
 
-scikit-learn's manifold/decomposition modules and matplotlib are imported inside the
+scikit-learn's manifold/decomposition modules are imported inside the
 functions, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
-import io
 import warnings
-from pathlib import Path
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import numpy as np
 
 from ..errors import FactorbenchError
-from ..fileio import atomic_write_bytes
 
 
 def _check_codes(codes, min_points: int) -> np.ndarray:
@@ -68,38 +65,3 @@ def pca_2d(codes) -> Tuple[np.ndarray, np.ndarray]:
     pca = PCA(n_components=2)
     points = pca.fit_transform(codes)
     return points, pca.explained_variance_ratio_.copy()
-
-
-def scatter_png(points, labels, label_names: Sequence[str], path, title: str = "",
-                figsize: Tuple[float, float] = (6.0, 6.0), dpi: int = 100) -> Path:
-    """Scatter plot of (N, 2) ``points`` coloured by ``labels`` (ints indexing
-    ``label_names``), with a legend, written atomically as a PNG of
-    ``figsize · dpi`` pixels. Returns the path."""
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    points = np.asarray(points, np.float64)
-    labels = np.asarray(labels)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise FactorbenchError(f"points must be an (N, 2) array, got shape {points.shape}")
-    if labels.shape != (len(points),):
-        raise FactorbenchError(f"labels must be one per point: {labels.shape} for {len(points)} points")
-    if len(labels) and (not np.issubdtype(labels.dtype, np.integer)
-                        or labels.min() < 0 or labels.max() >= len(label_names)):
-        raise FactorbenchError(f"labels must be integers in [0, {len(label_names)}) indexing label_names")
-
-    fig = Figure(figsize=figsize, dpi=dpi)  # no pyplot: no global backend state
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    cmap = colormaps["tab10" if len(label_names) <= 10 else "tab20"]
-    for i, name in enumerate(label_names):
-        sel = labels == i
-        ax.scatter(points[sel, 0], points[sel, 1], s=6, alpha=0.7, color=cmap(i % cmap.N), label=str(name))
-    ax.legend(markerscale=3, fontsize="small")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return atomic_write_bytes(path, buf.getvalue())

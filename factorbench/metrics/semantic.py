@@ -45,7 +45,7 @@ from torch import nn
 from ..data.convert import convert_images
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
-from ..figures import image_rows_png
+from ..figures.grids import image_rows_png
 from ..seeding import stage_seed
 from .batches import map_batches
 from .recon_classifier import predict

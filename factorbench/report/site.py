@@ -36,7 +36,8 @@ from ..fileio import atomic_write_bytes, atomic_write_text
 from . import html
 from .captions import figure_caption
 from .cards import protocol_cards
-from .plots import fid_modes_png, group_points, loss_curves_png, metric_vs_grid_png
+from ..figures.plots import fid_modes_png, loss_curves_png, metric_vs_grid_png
+from .plots import group_points
 
 #: at most this many loss columns per model (the total first)
 MAX_LOSS_PANELS = 3

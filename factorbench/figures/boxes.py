@@ -7,7 +7,7 @@ ground-truth boxes as thin white rectangles under them, a score beside each box 
 caption under each image. :func:`glimpse_steps_png` draws the per-iteration figures: row n
 is image n, column t shows its boxes 0..t.
 
-Layout (exact, so tests can predict it; as :mod:`factorbench.figures`): every image is
+Layout (exact, so tests can predict it; as :mod:`factorbench.figures.grids`): every image is
 upscaled by the integer ``scale`` (nearest neighbour); ``PAD`` pixels between and around
 tiles; with captions, each tile row gains ``CAPTION_PX`` pixels below the images. A pixel
 box [x0, x1) x [y0, y1) (x1/y1 exclusive) covers tile pixels [x0·s, x1·s) x [y0·s, y1·s);
@@ -26,14 +26,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import FactorbenchError
-from .figures import BACKGROUND, FONT_PX, PAD, to_uint8_hwc
-from .fileio import atomic_write_bytes
-
-#: box colour by index (glimpse order / candidate order), cycled after 10
-PALETTE: Tuple[Tuple[int, int, int], ...] = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212))
+from ..errors import FactorbenchError
+from ..fileio import atomic_write_bytes
+from .grids import to_uint8_hwc
+from .style import BACKGROUND, FONT_PX, PAD, PALETTE
 GT_COLOUR = (255, 255, 255)
 PRED_LINE_PX = 2
 GT_LINE_PX = 1
@@ -41,7 +37,8 @@ CAPTION_PX = FONT_PX + 4
 
 
 def box_colour(index: int) -> Tuple[int, int, int]:
-    """The colour of box ``index`` (0 = first glimpse) in every box figure."""
+    """The colour of box ``index`` (0 = first glimpse) in every box figure: palette colour
+    ``index`` (:mod:`factorbench.figures.style`)."""
     return PALETTE[index % len(PALETTE)]
 
 

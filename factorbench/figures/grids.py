@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import FactorbenchError
-from .fileio import atomic_write_bytes
-
-PAD = 2
-LABEL_PX = 96
-FONT_PX = 10
-BACKGROUND = (255, 255, 255)
+from ..errors import FactorbenchError
+from ..fileio import atomic_write_bytes
+from .style import BACKGROUND, FONT_PX, LABEL_PX, PAD
 
 
 def to_uint8_hwc(images: torch.Tensor) -> np.ndarray:
@@ -69,38 +65,3 @@ def image_rows_png(rows: Sequence[torch.Tensor], path, labels: Optional[Sequence
     buf = io.BytesIO()
     canvas.save(buf, format="PNG")
     return Path(atomic_write_bytes(path, buf.getvalue()))
-
-
-def new_figure(figsize: Tuple[float, float] = (6.0, 4.0), dpi: int = 100):
-    """A matplotlib Figure on its own Agg canvas (no pyplot: no global backend state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=dpi)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def save_figure_png(fig, path, dpi: Optional[int] = None) -> Path:
-    """Lay out ``fig`` tightly and write it atomically as a PNG (at the figure's dpi by default)."""
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi)
-    return Path(atomic_write_bytes(path, buf.getvalue()))
-
-
-def curves_png(curves: Dict[str, Sequence[float]], path, xlabel: str, ylabel: str, title: str = "",
-               figsize: Tuple[float, float] = (6.0, 4.0), dpi: int = 100) -> Path:
-    """Line plot of named curves (x = 1, 2, ... per point), written atomically as a PNG."""
-    if not curves or any(len(v) == 0 for v in curves.values()):
-        raise FactorbenchError("curves_png needs at least one non-empty curve")
-    fig = new_figure(figsize, dpi)
-    ax = fig.add_subplot()
-    for name, values in curves.items():
-        ax.plot(range(1, len(values) + 1), list(values), label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return save_figure_png(fig, path, dpi)
