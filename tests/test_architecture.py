@@ -49,8 +49,7 @@ LAYERS: Tuple[Tuple[int, str, Tuple[str, ...]], ...] = (
     (4, "bench", ("factorbench.bench",)),
     (5, "report", ("factorbench.report",)),
     # the command line and the public Python API (the package root, ``factorbench.api``)
-    (6, "cli", ("factorbench.cli", "factorbench.cli_run", "factorbench.cli_support", "factorbench.__main__",
-                "factorbench.api", "factorbench")),
+    (6, "cli", ("factorbench.cli", "factorbench.__main__", "factorbench.api", "factorbench")),
 )
 
 #: (importing layer, imported layer) -> why, for pairs the ranks alone would allow
@@ -85,9 +84,6 @@ ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
 #: sets of modules that import each other -> why. A circle that grows, shrinks or splits
 #: no longer matches its entry: update the entry (or delete it) in the same commit.
 ALLOWED_CIRCLES: Dict[FrozenSet[str], str] = {
-    frozenset({"factorbench.cli", "factorbench.cli_run"}):
-        "cli registers cli_run's `run` group; cli_run takes progress_enabled back from cli (lazily): "
-        "the shared option helpers are to move below both (a cli/ package)",
     frozenset({"factorbench.bench.runner", "factorbench.bench.executors", "factorbench.bench.external"}):
         "runner hands the grid to executors.run_jobs and the external rows to external (lazily); both "
         "take RunOptions and the cell helpers back from runner: those are to move below all three",

@@ -211,7 +211,7 @@ class Progress:
             self.done += 1
         self.bar.update(1)
         self.refresh()
-        # without a terminal for the bar, the CLI shows these lines instead (factorbench.cli_support)
+        # without a terminal for the bar, the CLI shows these lines instead (factorbench.cli.support)
         logging.getLogger("factorbench.progress").info(
             "%s: %d/%d jobs finished (failed=%d skipped=%d)", self.desc, self.done + self.failed, self.total,
             self.failed, self.skipped)

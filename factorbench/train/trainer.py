@@ -46,7 +46,7 @@ from .config import TrainConfig
 from .lock import RunLock
 from .losslog import LossLog
 
-#: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli_support)
+#: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli.support)
 PROGRESS = logging.getLogger("factorbench.progress")
 
 
