@@ -84,9 +84,6 @@ ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
 #: sets of modules that import each other -> why. A circle that grows, shrinks or splits
 #: no longer matches its entry: update the entry (or delete it) in the same commit.
 ALLOWED_CIRCLES: Dict[FrozenSet[str], str] = {
-    frozenset({"factorbench.bench.runner", "factorbench.bench.executors", "factorbench.bench.external"}):
-        "runner hands the grid to executors.run_jobs and the external rows to external (lazily); both "
-        "take RunOptions and the cell helpers back from runner: those are to move below all three",
 }
 
 

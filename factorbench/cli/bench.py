@@ -58,7 +58,8 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
     ray, --workdir, --results and --data-root must be on storage every node shares.
     """
     from ..bench.output import write_tables
-    from ..bench.runner import RunOptions, run_grid
+    from ..bench.run_options import RunOptions
+    from ..bench.runner import run_grid
     from ..bench.spec import load_spec
     from ..device import resolve_device
     from ..paths import default_results_dir, default_workdir
