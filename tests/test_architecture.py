@@ -63,11 +63,6 @@ FORBIDDEN_BETWEEN: Dict[Tuple[str, str], str] = {
 #: (importer, imported) -> why the rule-breaking import is still there. Remove an entry when its
 #: import goes; the stale-entry test fails until you do.
 ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
-    ("factorbench.train.trainer", "factorbench"):
-        "reads __version__ from the package root, which is becoming the public API (issue 17): "
-        "__version__ belongs in versions.py",
-    ("factorbench.bench.store", "factorbench"):
-        "reads __version__ from the package root (as train.trainer)",
     ("factorbench.metrics.finetune", "factorbench.train"):
         "the fine-tune / VAE-New evaluator trains two runs itself, under its own hash scheme beside "
         "Cell.id; they are to become benchmark stages whose checkpoints the evaluator receives",

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..config import config_diff, config_to_dict
 from ..data import get_dataset
 from ..data.convert import convert_dataset
@@ -29,7 +28,7 @@ from ..errors import FactorbenchError
 from ..fileio import atomic_torch_save
 from ..models import GenerativeModel, build_model
 from ..seeding import fixed_threads, set_deterministic, stage_seed
-from ..versions import package_versions
+from ..versions import __version__, package_versions
 from .checkpoint import (
     CONFIG_FILE,
     LOSSES_FILE,
