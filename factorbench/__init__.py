@@ -20,7 +20,7 @@ Every name is imported on first use (module ``__getattr__``), so ``import factor
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+from .versions import __version__  # the version lives in the base layer (versions.py)
 
 #: public name -> the module of factorbench.api that defines it
 _EXPORTS = {

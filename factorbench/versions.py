@@ -1,19 +1,27 @@
-"""Provenance: package versions and the git commit, recorded with every result."""
+"""Provenance: factorbench's own version, package versions and the git commit, recorded with
+every result.
+
+``__version__`` lives here, in the base layer, so that the trainer and the records store
+read it without importing the package root (the public API, the top layer); the root
+re-exports it (``factorbench.__version__``) and setup.cfg reads it from here. The package
+root imports this module, so it imports nothing heavy at the top (``import factorbench``
+stays cheap: benchmarks/perf/cli_startup.py).
+"""
 
 from __future__ import annotations
 
-import platform
-import subprocess
 from functools import lru_cache
-from importlib import metadata
-from pathlib import Path
-from typing import Dict, Optional
+
+__version__ = "0.1.0"
 
 PACKAGES = ("factorbench", "torch", "torchvision", "numpy", "scikit-learn", "pandas", "torch-fidelity")
 
 
 @lru_cache(maxsize=None)
-def package_versions() -> Dict[str, str]:
+def package_versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
     out = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -24,8 +32,11 @@ def package_versions() -> Dict[str, str]:
 
 
 @lru_cache(maxsize=None)
-def git_commit() -> Optional[str]:
+def git_commit() -> str | None:
     """The commit of the factorbench source tree (with ``-dirty`` if modified), if in git."""
+    import subprocess
+    from pathlib import Path
+
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(

@@ -50,8 +50,7 @@ LAYERS: Tuple[Tuple[int, str, Tuple[str, ...]], ...] = (
     (5, "bench", ("factorbench.bench",)),
     (6, "report", ("factorbench.report",)),
     # the command line and the public Python API (the package root, ``factorbench.api``)
-    (7, "cli", ("factorbench.cli", "factorbench.cli_run", "factorbench.cli_support", "factorbench.__main__",
-                "factorbench.api", "factorbench")),
+    (7, "cli", ("factorbench.cli", "factorbench.__main__", "factorbench.api", "factorbench")),
 )
 
 #: (importing layer, imported layer) -> why, for pairs the ranks alone would allow
@@ -66,11 +65,6 @@ FORBIDDEN_BETWEEN: Dict[Tuple[str, str], str] = {
 #: (importer, imported) -> why the rule-breaking import is still there. Remove an entry when its
 #: import goes; the stale-entry test fails until you do.
 ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
-    ("factorbench.train.trainer", "factorbench"):
-        "reads __version__ from the package root, which is becoming the public API (issue 17): "
-        "__version__ belongs in versions.py",
-    ("factorbench.bench.store", "factorbench"):
-        "reads __version__ from the package root (as train.trainer)",
     ("factorbench.evaluators.finetune", "factorbench.train"):
         "the fine-tune / VAE-New evaluator trains two runs itself, under its own hash scheme beside "
         "Cell.id; they are to become benchmark stages whose checkpoints the evaluator receives",
@@ -82,12 +76,6 @@ ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
 #: sets of modules that import each other -> why. A circle that grows, shrinks or splits
 #: no longer matches its entry: update the entry (or delete it) in the same commit.
 ALLOWED_CIRCLES: Dict[FrozenSet[str], str] = {
-    frozenset({"factorbench.cli", "factorbench.cli_run"}):
-        "cli registers cli_run's `run` group; cli_run takes progress_enabled back from cli (lazily): "
-        "the shared option helpers are to move below both (a cli/ package)",
-    frozenset({"factorbench.bench.runner", "factorbench.bench.executors", "factorbench.bench.external"}):
-        "runner hands the grid to executors.run_jobs and the external rows to external (lazily); both "
-        "take RunOptions and the cell helpers back from runner: those are to move below all three",
 }
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 import factorbench as fb
 from factorbench.cli import main
-from factorbench.cli_support import EXIT_CRASH, EXIT_DRIFT, EXIT_USER
+from factorbench.cli.support import EXIT_CRASH, EXIT_DRIFT, EXIT_USER
 from test_cli import COMMANDS, run_cli
 
 
@@ -149,7 +149,7 @@ def test_finished_cells_are_progress_lines_without_a_terminal():
 def test_fixed_stats_side_note_names_the_mode_that_used_it_under_another_protocol():
     """--mode both --allow-protocol-mismatch with a saved-mode file: only the direct column used
     it under another protocol, and the caption says so (it read the first column only)."""
-    from factorbench.cli_run import _fixed_note
+    from factorbench.cli.run import _fixed_note
 
     stored = {"mode": "saved", "image_size": 32}
     results = [{"protocol": {"mode": "saved", "real": {"stats_protocol": stored}}},

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from factorbench.bench import executors
 from factorbench.bench.executors import is_complete, run_jobs, stage1_waves
-from factorbench.bench.runner import RunOptions
+from factorbench.bench.run_options import RunOptions
 from factorbench.bench.spec import load_spec
 from factorbench.bench.store import read_records
 from factorbench.bench.tables import MISSING, build_table, render_csv, render_markdown

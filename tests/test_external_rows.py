@@ -9,7 +9,7 @@ from PIL import Image
 
 from factorbench.bench.external import FolderSamples, evaluate_external
 from factorbench.bench.output import records_of_spec
-from factorbench.bench.runner import RunOptions
+from factorbench.bench.run_options import RunOptions
 from factorbench.bench.spec import load_spec
 from factorbench.bench.store import read_records
 from factorbench.bench.tables import build_table, render_markdown

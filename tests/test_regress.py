@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from factorbench.bench import goldens
 from factorbench.bench.regress import at_chance, chance_metric, compare, compare_goldens, make_baseline, read_baseline, tolerance
-from factorbench.bench.runner import checkpoint_dir
+from factorbench.bench.cells import checkpoint_dir
 from factorbench.bench.spec import load_spec, spec_names
 from factorbench.cli import main
 from factorbench.evaluators import EVALUATORS
@@ -194,7 +194,7 @@ def test_regress_and_bench_run_share_checkpoints(workdir, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("bench run retrained a cell that regress had trained")
 
-    monkeypatch.setattr("factorbench.bench.runner.train", no_training)
+    monkeypatch.setattr("factorbench.bench.cells.train", no_training)
     result = CliRunner().invoke(main, ["--quiet", "bench", "run", "vae_beta_sweep", "--preset", "ci", "--device", "cpu",
                                        "--workdir", str(workdir), "--results", str(workdir.parent / "bench-results")])
     assert result.exit_code == 0, result.output

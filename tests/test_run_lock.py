@@ -15,7 +15,7 @@ import pytest
 from factorbench.errors import FactorbenchError
 from factorbench.train import TrainConfig, TrainRun, train
 from factorbench.models.run_lock import LOCK_FILE, RunLock
-from factorbench.train.trainer import is_finished
+from factorbench.models.checkpoint import is_finished
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

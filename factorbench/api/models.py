@@ -3,7 +3,7 @@ evaluators and datasets from Python, and extending them without editing the pack
 
 ``fb.evaluate`` runs any registered evaluator (``factorbench.metrics.EVALUATORS``: the
 metrics a benchmark spec names, e.g. ``fid``, ``recon_mse``, ``sharpness``,
-``linear_probe``) exactly as a benchmark cell does (:func:`factorbench.bench.runner.run_cell`):
+``linear_probe``) exactly as a benchmark cell does (:func:`factorbench.bench.cells.run_cell`):
 same context, same values and protocols, without writing records.
 """
 

@@ -1,7 +1,7 @@
 """Run a benchmark's grid of jobs: in-process, in a local process pool, or on a Ray cluster.
 
 A *job* is one cell of the grid: train (or resume) its model, evaluate the metrics whose
-records are missing, write one record file per value (:func:`~.runner.run_cell`). Jobs are
+records are missing, write one record file per value (:func:`~.cells.run_cell`). Jobs are
 idempotent, so the grid is resumable:
 
 - a cell whose records all exist is *skipped* before dispatch: a re-run dispatches only the
@@ -23,7 +23,7 @@ then are all cells run; a cell whose stage 1 failed fails with that error withou
 dispatched. Cells with equal ids are run once.
 
 Storage. Checkpoints, datasets and records travel *by path*: a worker reads and writes the
-folders named in :class:`~.runner.RunOptions` (``workdir`` for checkpoints, ``results``
+folders named in :class:`~.run_options.RunOptions` (``workdir`` for checkpoints, ``results``
 for records and figures) and ``$FACTORBENCH_DATA`` / ``$FACTORBENCH_CACHE`` for datasets,
 made absolute and passed to every worker. On a multi-machine cluster these must be on
 storage every node mounts at the same path (NFS, a cluster file system): checkpoints are
@@ -59,8 +59,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 from tqdm.auto import tqdm
 
 from ..errors import FactorbenchError
-from ..train.trainer import is_finished
-from .runner import RunOptions, checkpoint_dir, has_records, run_cell, train_cell
+from ..models.checkpoint import is_finished
+from .cells import checkpoint_dir, has_records, run_cell, train_cell
+from .run_options import RunOptions
 from .spec import BenchmarkSpec, Cell
 
 EXECUTORS = ("local", "ray")
@@ -211,7 +212,7 @@ class Progress:
             self.done += 1
         self.bar.update(1)
         self.refresh()
-        # without a terminal for the bar, the CLI shows these lines instead (factorbench.cli_support)
+        # without a terminal for the bar, the CLI shows these lines instead (factorbench.cli.support)
         logging.getLogger("factorbench.progress").info(
             "%s: %d/%d jobs finished (failed=%d skipped=%d)", self.desc, self.done + self.failed, self.total,
             self.failed, self.skipped)

@@ -21,7 +21,8 @@ from ..errors import FactorbenchError
 from ..evaluators import EVALUATORS, EvalContext
 from ..metrics.image_sources import folder_images
 from ..seeding import fixed_threads, stage_seed
-from .runner import RunOptions, load_splits
+from .cells import load_splits
+from .run_options import RunOptions
 from .spec import BenchmarkSpec, ExternalRow
 from .store import has_record, make_record, write_record
 

@@ -223,7 +223,8 @@ def run_regress(names, base_dir: Path, workdir: Optional[Path], device: str, pro
     folder (see the module docstring)."""
     from .goldens import GOLDENS, compute_goldens, make_goldens
     from .output import records_of_spec
-    from .runner import RunOptions, run_benchmark
+    from .run_options import RunOptions
+    from .runner import run_benchmark
     from .spec import load_spec
     from .store import read_records
 

@@ -1,144 +1,28 @@
-"""Run a benchmark preset: train what is missing, evaluate what is missing, write records.
+"""Run a benchmark preset: the grid's cells through an executor, then the external rows.
 
-Each cell's checkpoint lives in ``<workdir>/checkpoints/<model>-<cell id>/`` (the cell id
-hashes model, model config, dataset, training settings and seed, so a checkpoint is
-reused by every benchmark that asks for the same run). A cell whose checkpoint is
-finished is not retrained; a metric whose records exist is not re-evaluated; a run killed
-part-way resumes from its last checkpoint.
-
-The grid's cells are jobs run by an executor (in-process, a local process pool or a Ray
+The grid's cells are jobs (:func:`~.cells.run_cell`: train what is missing, evaluate what
+is missing, write records) run by an executor (in-process, a local process pool or a Ray
 cluster; :mod:`factorbench.bench.executors`), chosen by the executor fields of
-:class:`RunOptions`.
+:class:`~.run_options.RunOptions`; the preset's external rows are evaluated after them
+(:mod:`.external`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import List
 
-from ..config import config_to_dict
-from ..data import get_dataset
-from ..data.convert import convert_dataset
 from ..errors import FactorbenchError
-from ..evaluators import EVALUATORS, EvalContext
-from ..seeding import fixed_threads, stage_seed
-from ..train import TrainRun, train
-from ..models.checkpoint import load_model
-from ..train.trainer import is_finished
-from .spec import BenchmarkSpec, Cell, DatasetSpec
-from .store import has_record, make_record, write_record
+from .executors import GridReport, run_jobs
+from .external import evaluate_external
+from .run_options import RunOptions
+from .spec import BenchmarkSpec, Cell
 
-if TYPE_CHECKING:
-    from .executors import GridReport
+__all__ = ["RunOptions", "run_benchmark", "run_grid"]
 
 
-@dataclass
-class RunOptions:
-    preset: str
-    workdir: Path
-    results: Path
-    seeds: Optional[int] = None
-    device: str = "cpu"
-    progress: bool = True
-    #: how the cells run: "local" (in-process, or a pool of ``jobs`` processes) or "ray"
-    executor: str = "local"
-    jobs: int = 1
-    #: Ray cluster address (None or "local": a Ray instance started on this machine)
-    address: Optional[str] = None
-    #: resources each job asks for (Ray); locally, cpus_per_job is the torch threads of a pool worker
-    cpus_per_job: float = 1
-    gpus_per_job: float = 0
-
-
-def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
-    return Path(workdir) / "checkpoints" / f"{cell.model}-{cell.id}"
-
-
-def figures_dir(opts: RunOptions, spec: BenchmarkSpec, cell: Cell) -> Path:
-    """Where a cell's evaluators write their figures: ``<results>/figures/<bench>/<preset>/<model>-<cell id>/``."""
-    return Path(opts.results) / "figures" / spec.name / opts.preset / f"{cell.model}-{cell.id}"
-
-
-def has_records(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, metric: str) -> bool:
-    """Whether every value of evaluator ``metric`` (each output, each target) is recorded."""
-    evaluator = EVALUATORS.get(metric)
-    targets = evaluator.targets(spec.preset(opts.preset).metric_params.get(metric, {}))
-    return all(has_record(opts.results, spec.name, opts.preset, cell.id, out, target)
-               for out in evaluator.outputs for target in targets)
-
-
-def train_cell(cell: Cell, opts: RunOptions) -> Path:
-    """Train (or resume) ``cell`` unless its checkpoint is finished; a two-stage cell first
-    gets its stage-1 cell trained the same way and starts from it. Returns the folder."""
-    folder = checkpoint_dir(opts.workdir, cell)
-    if is_finished(folder):
-        return folder
-    source = None if cell.init_from is None else train_cell(cell.init_from, opts)
-    run = TrainRun(cell.registered, cell.model_config, cell.dataset.name, folder, seed=cell.seed, train=cell.train,
-                   dataset_n=cell.dataset.n_train, dataset_seed=cell.dataset.seed, init_from=source,
-                   dataset_split=cell.dataset.train_split,
-                   image_shape=cell.dataset.image_shape)
-    # wait=None: another process training the same cell is waited for; its run is then finished
-    train(run, device=opts.device, resume=True, progress=opts.progress, wait=None)
-    return folder
-
-
-def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
-    """(train, test) of a cell's dataset, read once per benchmark run and shared by its cells;
-    "train" is the split the cell trains on (``ds.train_split``, e.g. ``all`` for CUB)."""
-    key = (ds.name, ds.train_split, ds.n_train, ds.n_test, ds.seed,
-           None if ds.image_shape is None else tuple(ds.image_shape))
-    if key not in memo:
-        splits = (get_dataset(ds.name, ds.train_split, n=ds.n_train, seed=ds.seed),
-                  get_dataset(ds.name, "test", n=ds.n_test, seed=ds.seed))
-        memo[key] = splits if ds.image_shape is None else tuple(convert_dataset(s, ds.image_shape) for s in splits)
-    return memo[key]
-
-
-def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional[Dict[tuple, tuple]] = None) -> None:
-    """Train (or resume) the cell's model, then evaluate each metric not yet recorded.
-
-    ``splits`` memoises the dataset splits across the cells of one run (see :func:`load_splits`).
-    In deterministic mode (the cell's ``train.deterministic``) training and evaluation run on
-    a fixed torch thread count (:func:`~factorbench.seeding.fixed_threads`), the same in this
-    process, a pool worker or a Ray worker, and each record's protocol states it
-    (``torch_threads``; ``None``: not fixed)."""
-    preset = spec.preset(opts.preset)
-    missing = [m for m in preset.metrics_for(cell.model) if not has_records(spec, cell, opts, m)]
-    if not missing:
-        return
-    with fixed_threads(cell.train.deterministic) as threads:
-        _train_and_evaluate(spec, cell, opts, missing, splits, threads)
-
-
-def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missing: List[str],
-                        splits: Optional[Dict[tuple, tuple]], threads: Optional[int]) -> None:
-    preset = spec.preset(opts.preset)
-    folder = train_cell(cell, opts)
-    model = load_model(folder, opts.device)
-    ds = cell.dataset
-    train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
-    for metric in missing:
-        ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
-                          batch_size=preset.eval_batch_size, progress=opts.progress,
-                          figures=figures_dir(opts, spec, cell), checkpoint=folder)
-        for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
-            write_record(opts.results, make_record(
-                benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
-                model=cell.model, dataset=dataclasses.asdict(ds), hparams=config_to_dict(model.config),
-                train=cell.train.key(), grid=cell.grid, seed=cell.seed,
-                protocol={**value.protocol, "torch_threads": threads},
-                checkpoint=str(folder), target=value.target,
-            ))
-
-
-def run_grid(spec: BenchmarkSpec, opts: RunOptions) -> "GridReport":
+def run_grid(spec: BenchmarkSpec, opts: RunOptions) -> GridReport:
     """Run the preset's cells with the executor of ``opts``; a failed cell is in the report
     (with its error), never raised, and does not stop the others."""
-    from .executors import run_jobs
-
     return run_jobs(spec, spec.cells(opts.preset, opts.seeds), opts, executor=opts.executor, jobs=opts.jobs,
                     address=opts.address, cpus_per_job=opts.cpus_per_job, gpus_per_job=opts.gpus_per_job)
 
@@ -147,8 +31,6 @@ def run_benchmark(spec: BenchmarkSpec, opts: RunOptions) -> List[Cell]:
     """Run the preset's cells (see :func:`run_grid`); once all jobs have finished, raise a
     FactorbenchError naming the failed cells, if any; then evaluate the preset's external
     rows (:mod:`.external`). Returns the cells."""
-    from .external import evaluate_external
-
     report = run_grid(spec, opts)
     if report.failed:
         raise FactorbenchError(report.failure_message())

@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from .. import __version__
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_json
 from ..paths import safe_component
-from ..versions import git_commit, package_versions
+from ..versions import __version__, git_commit, package_versions
 
 
 def records_dir(results: Path, benchmark: str, preset: str) -> Path:

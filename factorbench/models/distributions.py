@@ -13,7 +13,7 @@
 
 Pure functions over tensors: no module state, no model, no I/O. KL divergences to other
 priors (SPACE/SPAIR's N(m, s²), SAID's learnt box prior) live with the models that use them
-(:mod:`.object_cells`, :mod:`.said.model`).
+(:mod:`.object_cells`, :mod:`.said.losses`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
 from ..config import config_diff, config_to_dict
 from ..data import get_dataset
 from ..data.convert import convert_dataset
@@ -29,8 +28,8 @@ from ..errors import FactorbenchError
 from ..fileio import atomic_torch_save
 from ..models import GenerativeModel, build_model
 from ..seeding import fixed_threads, set_deterministic, stage_seed
-from ..versions import package_versions
-from ..models.checkpoint import (  # is_finished: re-exported for bench
+from ..versions import __version__, package_versions
+from ..models.checkpoint import (
     is_finished,
     CONFIG_FILE,
     LOSSES_FILE,
@@ -47,7 +46,7 @@ from .config import TrainConfig
 from ..models.run_lock import RunLock
 from .losslog import LossLog
 
-#: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli_support)
+#: one line per finished epoch when the CLI has no terminal for the bar (factorbench.cli.support)
 PROGRESS = logging.getLogger("factorbench.progress")
 
 

@@ -1,6 +1,6 @@
 """The simple object-discovery network of §6.2.2 ("Object Discovery Based on Error Maps").
 
-No VAE: K iterations of the glimpse network (3 conv + 2 FC) of :mod:`.model`. Iteration
+No VAE: K iterations of the glimpse network (3 conv + 2 FC) of :mod:`.networks`. Iteration
 i reads the error map |x − x'_i|, where x'_0 is x down-sampled to 8x8 and bilinearly
 up-sampled back; it proposes a box from z_where_i, whose content is cropped and
 down-sampled to 8x8 and up-sampled back into the box by the spatial transformer ("this
@@ -29,7 +29,8 @@ import torch
 from ..base import register_model
 from ..objects import crop_patches
 from .config import ErrorMapConfig
-from .model import GlimpseModel, GlimpseState, GlimpseStep, lossy_image, write_back
+from .canvas import lossy_image, write_back
+from .model import GlimpseModel, GlimpseState, GlimpseStep
 
 
 @register_model("error_map")

@@ -1,4 +1,11 @@
-"""SAID, Spatial Attention for Information Detection (thesis §6.2.1–6.2.3, eqs. 6.1–6.5).
+"""SAID, Spatial Attention for Information Detection (thesis §6.2.1–6.2.3, eqs. 6.1–6.5):
+the model and its glimpse loop.
+
+Split by job: the code lengths and the stop rule are in :mod:`.losses` (eqs. 6.2–6.4),
+the glimpsing network and the patch VAE in :mod:`.networks` (§6.2.3), x̂(0) and writing a
+patch back into its box in :mod:`.canvas` (§6.2.1, §6.2.3); this module holds the glimpse
+loop shared with the error-map network of §6.2.2 (:class:`GlimpseModel`) and SAID itself.
+Every name of those modules that was defined here is still importable from here.
 
 One glimpse t, from the residual Δ(t) = x − x̂(t):
 
@@ -23,16 +30,15 @@ Losses of glimpse t (per image, averaged over the batch), all in nats:
 - L_vae (eq. 6.1) = −log p(ε(t)|ε̂(t)) + KL(q(z(t)|ε(t)) || N(0, I)), the reconstruction
   term under the empirical-variance Gaussian of §1.1 (the batch of patches'
   σ̂², :func:`~factorbench.models.distributions.empirical_variance_nll`);
-- L_res (eq. 6.2) = code length of Δ(t+1) − code length of Δ(t), where an image's
-  residual costs (D/2)(log 2πσ̂² + 1) with σ̂² its own empirical variance (§6.2.1: "N
-  log σ ... N the number of pixels times the number of colour channels"),
-  :func:`residual_code_length`; negative when the glimpse helps;
+- L_res (eq. 6.2) = code length of Δ(t+1) − code length of Δ(t), each image's residual
+  coded under its own empirical variance (:func:`~.losses.residual_code_length`);
+  negative when the glimpse helps;
 - L_kl (eq. 6.3) = KL(q(z(t)|ε(t)) || N(0, I)), the cost of the new code;
 - L_pos (eq. 6.4) = KL(q(z_where) || p(z_where)), p a diagonal Normal (config).
 
 Stop rule (§6.2.3, §6.4.1): at inference glimpse t is kept while L_kl(t) ≤ −L_res(t) for
 every t' ≤ t, per image; the first glimpse whose code costs more than it saves, and all
-later ones, are dropped (:func:`stop_rule`).
+later ones, are dropped (:func:`~.losses.stop_rule`).
 
 Choices where the thesis is silent or ambiguous (each stated in the config too):
 
@@ -56,10 +62,6 @@ Choices where the thesis is silent or ambiguous (each stated in the config too):
   called without phase t−1 before it on that batch, glimpses 0..t−1 are replayed without
   gradient. With ``update_every_glimpse = False`` one phase ``train`` sums the K glimpse
   losses, still detaching the residual between glimpses (one step per batch).
-- **Code-length variance.** L_res and the stop rule use each image's own empirical
-  variance (the stop rule is per image), floored at the variance of 8-bit quantisation
-  noise, (1/255)²/12: below it a residual carries no information in 8-bit data, and the
-  floor keeps log σ̂² finite on a perfectly reconstructed (e.g. blank) image.
 - **The lossy image x̂(0).** §6.4.4: the first input is "the difference between the
   original image and a lossy image that has been downsampled to 8 x 8 and then upsampled
   to the original size through bilinear interpolation": x̂(0) = up(down(x)), the
@@ -69,15 +71,13 @@ Choices where the thesis is silent or ambiguous (each stated in the config too):
   is separate from the glimpses (Fig 6.2); here it is a second patch VAE trained jointly on
   its own ELBO (added to glimpse 0's loss) and x̂(0) is detached from it, so no SAID loss
   shapes it: the same as a pretrained one once it has converged, with no extra stage.
+- **Code-length variance** and **stop quantity**: see :mod:`.losses`.
 - **Box prior.** z_where's prior is N(0, σ_c²) on the centre code and N(code of
   ``where_prior_half_size``, σ_s²) on the size code (values thesis silent). The glimpse
   network's last layer starts small with its bias at the prior, so training starts from
   q(z_where) ≈ p(z_where).
 - **Reading Δ(t).** The glimpse network reads the signed residual x − x̂(t) (§6.2.1's
   Δ(t)); the error-map network of §6.2.2 reads its absolute value, as that section says.
-- **Stop quantity.** §6.4.1 words it as "the KL term of the VAE is smaller than
-  improvements on the mean squared error"; §6.2.3 and §6.4.3 as the reduction in the code
-  length of the residual, which is what is used (in nats, the same units as the KL).
 - **No batch norm** (§6.2.3 lists conv layers with ReLU only), so train and eval modes
   compute the same thing and ``glimpse`` is deterministic (posterior means).
 - **CUDA.** ``grid_sample`` has no deterministic CUDA backward, so training on a GPU needs
@@ -89,95 +89,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ...errors import FactorbenchError
 from ..base import GenerativeModel, Phase, register_model
-from ..blocks import convert_hint
-from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches, paste_patches, pixels_to_boxes
+from ..objects import Detections, boxes_to_pixels, check_trainable_on, crop_patches, pixels_to_boxes
 from ..distributions import empirical_variance_nll, gaussian_kl, reparameterise
+from .canvas import downsample, lossy_image, upsample, write_back
 from .config import SAIDConfig
+from .losses import RESIDUAL_VARIANCE_FLOOR, normal_kl, residual_code_length, stop_rule
+from .networks import HIDDEN, GlimpseNet, PatchVAE
 
-#: width of the hidden fully connected layer of every network here (thesis silent; the
-#: project's other small nets use 256)
-HIDDEN = 256
-#: variance of uniform 8-bit quantisation noise: the floor of a residual's variance
-RESIDUAL_VARIANCE_FLOOR = (1.0 / 255.0) ** 2 / 12.0
+#: this module's names and those that moved to losses.py, networks.py and canvas.py (still importable here)
+__all__ = ["HIDDEN", "RESIDUAL_VARIANCE_FLOOR", "PHASE_PREFIX", "TRAIN_PHASE", "residual_code_length", "stop_rule",
+           "normal_kl", "downsample", "upsample", "lossy_image", "write_back", "GlimpseNet", "PatchVAE",
+           "GlimpseState", "GlimpseStep", "GlimpseTrace", "GlimpseModel", "SAID"]
+
 PHASE_PREFIX = "glimpse"
 TRAIN_PHASE = "train"
-
-
-# ------------------------------------------------------------------------------ pure functions
-def residual_code_length(residual: torch.Tensor) -> torch.Tensor:
-    """Code length (nats) of each image's residual (B, ...) -> (B,) (§6.2.1, eq. 6.2).
-
-    Gaussian with zero mean and the image's own empirical variance σ̂² = mean(Δ²):
-    −log p(Δ) = (D/2)(log 2πσ̂² + 1), D = C·H·W values; σ̂² floored at
-    :data:`RESIDUAL_VARIANCE_FLOOR`.
-    """
-    d = residual[0].numel()
-    variance = residual.pow(2).flatten(1).mean(dim=1).clamp_min(RESIDUAL_VARIANCE_FLOOR)
-    return 0.5 * d * (torch.log(2 * math.pi * variance) + 1.0)
-
-
-def stop_rule(kl: torch.Tensor, reduction: torch.Tensor) -> torch.Tensor:
-    """Which glimpses are kept (§6.2.3 "when this difference becomes positive then we stop").
-
-    ``kl`` (B, K): L_kl of each glimpse's code (eq. 6.3); ``reduction`` (B, K): how much
-    it shortened the residual's code length (−L_res, eq. 6.2). Glimpse t is kept iff
-    kl ≤ reduction at t and at every earlier glimpse: (B, K) bool, a prefix per image.
-    """
-    if kl.shape != reduction.shape or kl.dim() != 2:
-        raise FactorbenchError(f"stop_rule: kl {tuple(kl.shape)} and reduction {tuple(reduction.shape)} must both "
-                               "be (B, K)")
-    pays = (kl <= reduction).to(torch.int64)
-    return torch.cumprod(pays, dim=1).bool()
-
-
-def normal_kl(mu: torch.Tensor, logvar: torch.Tensor, prior_mu: torch.Tensor,
-              prior_logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, e^logvar) || N(prior_mu, e^prior_logvar)), diagonal, summed over the last dim."""
-    ratio = (logvar - prior_logvar).exp()
-    return 0.5 * (ratio + (mu - prior_mu).pow(2) / prior_logvar.exp() - 1.0 - (logvar - prior_logvar)).sum(-1)
-
-
-def downsample(x: torch.Tensor, side: int) -> torch.Tensor:
-    """x resized to side x side, bilinear with antialiasing (the 8x8 bottleneck of §6.2.1)."""
-    return F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False, antialias=True)
-
-
-def upsample(small: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    return F.interpolate(small, size=tuple(size), mode="bilinear", align_corners=False)
-
-
-def lossy_image(x: torch.Tensor, side: int) -> torch.Tensor:
-    """x down-sampled to side x side and bilinearly up-sampled back (§6.2.1 Fig 6.2, §6.4.4)."""
-    return upsample(downsample(x, side), x.shape[-2:])
-
-
-def write_back(canvas: torch.Tensor, patch: torch.Tensor, alpha: Optional[torch.Tensor], center: torch.Tensor,
-               half_size: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Composite a decoded patch into its box (§6.2.3): (x̂(t+1), box mask m_box).
-
-    x̂(t+1) = (1 − m)⊙x̂(t) + m⊙ε̂ with m = paste(alpha) (or the box mask when ``alpha`` is
-    None); the colour is pasted premultiplied, paste(alpha⊙ε̂), so the half-pixel
-    anti-aliased border of the box blends consistently. Outside the box (beyond that
-    border) m = 0 and x̂ is unchanged. One resampling for all channels.
-    """
-    ones = torch.ones_like(patch[:, :1])
-    if alpha is None:
-        stack = torch.cat([patch, ones], dim=1)
-    else:
-        stack = torch.cat([alpha * patch, alpha, ones], dim=1)
-    pasted = paste_patches(stack, center, half_size, tuple(canvas.shape[-2:]))
-    c = patch.shape[1]
-    colour, box = pasted[:, :c], pasted[:, -1:]
-    mask = box if alpha is None else pasted[:, c:c + 1]
-    return (1 - mask) * canvas + colour, box
 
 
 def _report(losses: Dict[str, torch.Tensor], extra: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -187,78 +118,6 @@ def _report(losses: Dict[str, torch.Tensor], extra: Dict[str, torch.Tensor]) -> 
         out["loss"] = out["loss"] + value
         out[name] = value.detach()
     return out
-
-
-# ------------------------------------------------------------------------------------ networks
-class GlimpseNet(nn.Module):
-    """The glimpsing network (§6.2.3): 3 conv (kernel 4, stride 2, ReLU) + 2 FC ->
-    (mean, logvar) of the 4-d box code z_where (centre x, centre y, size x, size y)."""
-
-    def __init__(self, in_channels: int, image_hw: Tuple[int, int], width: int, prior_mean: torch.Tensor,
-                 prior_logvar: torch.Tensor):
-        super().__init__()
-        h, w = image_hw
-        if h % 8 or w % 8:
-            fits = -(-max(h, w) // 8) * 8
-            raise FactorbenchError(f"glimpse network: image sides must be multiples of 8, got {h}x{w}; "
-                                   f"{convert_hint(fits)}")
-        chans = [in_channels, width, 2 * width, 4 * width]
-        layers: List[nn.Module] = []
-        for cin, cout in zip(chans[:-1], chans[1:]):
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.ReLU()]
-        self.convs = nn.Sequential(*layers)
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(chans[-1] * (h // 8) * (w // 8), HIDDEN), nn.ReLU(),
-                                nn.Linear(HIDDEN, 8))
-        last = self.fc[-1]
-        with torch.no_grad():  # start near the prior: small weights, bias at the prior's parameters
-            last.weight.mul_(0.1)
-            last.bias.copy_(torch.cat([prior_mean, prior_logvar]))
-
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        mean, logvar = self.fc(self.convs(x)).chunk(2, dim=1)
-        return mean, logvar
-
-
-class PatchVAE(nn.Module):
-    """The glimpse VAE (§6.2.3): "Both encoder and decoder contain 4 layers of CNN with ReLU
-    and 2 layers of MLP". Encoder: conv3 s1, conv4 s2, conv3 s1, conv4 s2 (8 -> 2), FC, FC ->
-    (μ, logvar). Decoder: FC, FC, convT4 s2, conv3, convT4 s2, conv3 -> sigmoid patch
-    (+ one alpha channel when ``alpha``)."""
-
-    def __init__(self, channels: int, side: int, latent_dim: int, width: int, alpha: bool,
-                 initial_alpha: float = 0.5):
-        super().__init__()
-        self.channels, self.side, self.alpha = channels, side, alpha
-        self.inner = side // 4
-        flat = 2 * width * self.inner * self.inner
-        self.encoder = nn.Sequential(
-            nn.Conv2d(channels, width, 3, 1, 1), nn.ReLU(),
-            nn.Conv2d(width, width, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, 1, 1), nn.ReLU(),
-            nn.Conv2d(2 * width, 2 * width, 4, 2, 1), nn.ReLU(),
-            nn.Flatten(), nn.Linear(flat, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 2 * latent_dim),
-        )
-        self.decoder_fc = nn.Sequential(nn.Linear(latent_dim, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, flat), nn.ReLU())
-        self.decoder_convs = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, 2 * width, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(2 * width, width, 3, 1, 1), nn.ReLU(),
-            nn.ConvTranspose2d(width, width, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(width, channels + int(alpha), 3, 1, 1), nn.Sigmoid(),
-        )
-        if alpha:  # the alpha channel's bias sets the initial opacity (config ``initial_alpha``)
-            with torch.no_grad():
-                self.decoder_convs[-2].bias[channels:] = math.log(initial_alpha / (1 - initial_alpha))
-
-    def encode(self, patch: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(patch).chunk(2, dim=1)
-        return mu, logvar
-
-    def decode(self, z: torch.Tensor) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """(patch (B,C,s,s), alpha (B,1,s,s) or None)."""
-        out = self.decoder_convs(self.decoder_fc(z).view(z.shape[0], -1, self.inner, self.inner))
-        if self.alpha:
-            return out[:, :self.channels], out[:, self.channels:]
-        return out, None
 
 
 # ------------------------------------------------------------------------- the glimpse loop

@@ -1,7 +1,7 @@
 """``factorbench run METRIC ...``: one metric on folders, checkpoints, datasets or stats files.
 
-Kept apart from :mod:`factorbench.cli` so each file stays one screen of parsing; the work
-is in :mod:`factorbench.metrics`.
+One command group of :mod:`factorbench.cli` (the root is :mod:`.root`); parsing and
+printing only, the work is in :mod:`factorbench.metrics`.
 """
 
 from __future__ import annotations
@@ -12,19 +12,14 @@ from typing import Optional
 
 import click
 
-from .errors import FactorbenchError
+from ..errors import FactorbenchError
+from .support import progress_enabled
 
 
 def _device(device: Optional[str]) -> str:
-    from .device import resolve_device
+    from ..device import resolve_device
 
     return resolve_device(device)
-
-
-def _progress(ctx) -> bool:
-    from .cli import progress_enabled
-
-    return progress_enabled(ctx)
 
 
 def source_options(f):
@@ -47,7 +42,7 @@ def fid_options(f):
 
 
 def _eval_size(size: Optional[int], fake, real) -> int:
-    from .metrics.image_sources import Images
+    from ..metrics.image_sources import Images
 
     if size is not None:
         if size < 2:
@@ -85,9 +80,9 @@ def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, with_kid
     """FID of FAKE against REAL. Each is an image folder, a checkpoint folder, a dataset
     (NAME or NAME:SPLIT) or a .npz of mu/sigma. Every result states its protocol; a .npz
     written by --save-stats is used only under the protocol it was computed with."""
-    from .metrics.fid import compute_fid, save_stats_npz, stats_file_protocol
-    from .metrics.image_sources import Images
-    from .metrics.sources import SourceOptions, resolve_pair
+    from ..metrics.fid import compute_fid, save_stats_npz, stats_file_protocol
+    from ..metrics.image_sources import Images
+    from ..metrics.sources import SourceOptions, resolve_pair
 
     dev = _device(device)
     f, r = resolve_pair(fake, real, SourceOptions(n, sampling, seed, batch_size, dev))
@@ -105,14 +100,14 @@ def run_fid(ctx, fake, real, mode, save_stats, allow_protocol_mismatch, with_kid
     results, extra = [], []
     for m in modes:
         if with_kid or with_prc:  # one feature pass per side for every metric (factorbench.api)
-            from .api.image_metrics import image_metrics
+            from ..api.image_metrics import image_metrics
 
             found = image_metrics(f, r, True, with_kid, with_prc, m, eval_size, None, batch_size, dev, seed,
-                                  use_cache=not no_cache, progress=_progress(ctx)).to_records()
+                                  use_cache=not no_cache, progress=progress_enabled(ctx)).to_records()
             results.append(found[0])
             extra += found[1:]
             continue
-        record, _, real_stats = compute_fid(f, r, m, eval_size, batch_size, dev, not no_cache, _progress(ctx),
+        record, _, real_stats = compute_fid(f, r, m, eval_size, batch_size, dev, not no_cache, progress_enabled(ctx),
                                             allow_protocol_mismatch)
         results.append(record)
         if save_stats:
@@ -186,12 +181,13 @@ def _steps(side: dict) -> str:
 @click.pass_context
 def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling, seed, batch_size, device):
     """KID of FAKE against REAL (images on both sides), mean ± std over subsets."""
-    from .metrics.fid import compute_kid
-    from .metrics.sources import SourceOptions, resolve_pair
+    from ..metrics.fid import compute_kid
+    from ..metrics.sources import SourceOptions, resolve_pair
 
     dev = _device(device)
     f, r = resolve_pair(fake, real, SourceOptions(n, sampling, seed, batch_size, dev))
-    record = compute_kid(f, r, mode, _eval_size(size, f, r), batch_size, dev, not no_cache, _progress(ctx), seed, subsets)
+    record = compute_kid(f, r, mode, _eval_size(size, f, r), batch_size, dev, not no_cache, progress_enabled(ctx),
+                         seed, subsets)
     if as_json:
         click.echo(json.dumps([record], indent=2, default=str))
     else:
@@ -207,9 +203,9 @@ def run_kid(ctx, fake, real, mode, subsets, size, no_cache, as_json, n, sampling
 @source_options
 def run_sharpness(source, as_json, n, sampling, seed, batch_size, device):
     """Laplacian sharpness of SOURCE's images, mean ± std (thesis eq. 3.4; OpenIMAJ)."""
-    from .metrics.image_sources import Images
-    from .metrics.sharpness import sharpness, sharpness_summary
-    from .metrics.sources import SourceOptions, resolve
+    from ..metrics.image_sources import Images
+    from ..metrics.sharpness import sharpness, sharpness_summary
+    from ..metrics.sources import SourceOptions, resolve
 
     images = resolve(source, SourceOptions(n, sampling, seed, batch_size, _device(device)))
     if not isinstance(images, Images):
@@ -218,7 +214,7 @@ def run_sharpness(source, as_json, n, sampling, seed, batch_size, device):
     values = sharpness(x)
     mean, std = sharpness_summary(values)
     if as_json:
-        from .metrics.sharpness import sharpness_protocol
+        from ..metrics.sharpness import sharpness_protocol
 
         record = {"metric": "sharpness", "value": mean, "std": std,
                   "protocol": sharpness_protocol(values, images.source.get("kind", "images"))}
@@ -233,9 +229,9 @@ for _param in run_kid.params:  # KID's seed also draws its random subsets
 
 
 def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):
-    from .data import get_dataset
-    from .evaluators import EvalContext
-    from .models.checkpoint import load_model, read_run_config
+    from ..data import get_dataset
+    from ..evaluators import EvalContext
+    from ..models.checkpoint import load_model, read_run_config
 
     config = read_run_config(Path(checkpoint))
     ds = config["dataset"]
@@ -244,7 +240,7 @@ def _checkpoint_context(checkpoint: str, device: str, n_test: Optional[int]):
     test = get_dataset(ds["name"], "test", n=n_test, seed=ds.get("seed", 0))
     shape = tuple(model.image_shape)
     if shape != tuple(train.image_shape):  # trained with --image-size (or a spec's image_shape): convert alike
-        from .data.convert import convert_dataset
+        from ..data.convert import convert_dataset
 
         train, test = convert_dataset(train, shape), convert_dataset(test, shape)
     return EvalContext(model, train, test, device=device, seed=0)
@@ -279,11 +275,11 @@ def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, f
     factorbench/metrics/detection_io.py) scored against --dataset's ground-truth boxes. Image
     indices refer to the split at its default size (a synthetic split generated with fewer
     images is a different set of images)."""
-    from .data import get_dataset
-    from .errors import FactorbenchError
-    from .evaluators import EVALUATORS, EvalContext
-    from .metrics.detection_io import read_predictions
-    from .evaluators.object_discovery import PredictedBoxes
+    from ..data import get_dataset
+    from ..errors import FactorbenchError
+    from ..evaluators import EVALUATORS, EvalContext
+    from ..metrics.detection_io import read_predictions
+    from ..evaluators.object_discovery import PredictedBoxes
 
     path = Path(source)
     if path.suffix.lower() in (".json", ".csv"):
@@ -309,7 +305,7 @@ def run_detection(source, dataset_name, split, n_images, candidates, gt_boxes, f
 @click.option("--device", default=None, metavar="cpu|cuda")
 def run_mse(checkpoint, n_test, as_json, device):
     """Reconstruction error of CHECKPOINT on its dataset's test split (per-image sum of squares)."""
-    from .evaluators import EVALUATORS
+    from ..evaluators import EVALUATORS
 
     _print_values(EVALUATORS.get("recon_mse")(_checkpoint_context(checkpoint, _device(device), n_test)), as_json)
 
@@ -323,7 +319,7 @@ def run_mse(checkpoint, n_test, as_json, device):
 def run_recon_acc(checkpoint, label, n_test, as_json, device):
     """Accuracy of a fixed classifier on CHECKPOINT's reconstructions: absolute (true label),
     relative (the classifier's label for the raw image) and the classifier's raw accuracy."""
-    from .evaluators import EVALUATORS
+    from ..evaluators import EVALUATORS
 
     ctx = _checkpoint_context(checkpoint, _device(device), n_test)
     _print_values(EVALUATORS.get("recon_acc")(ctx, label=label), as_json)

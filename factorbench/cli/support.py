@@ -8,6 +8,9 @@ subcommand, an example in each ``--help``, ``--json`` output, and progress lines
 - ``--json`` prints one shape everywhere: a JSON list of records (objects), on stdout alone.
 - Progress: with a terminal on stderr, bars (tqdm); without one (a CI log), one line per
   finished epoch / benchmark cell, from the ``factorbench.progress`` logger; ``--quiet``: none.
+
+Every command module of :mod:`factorbench.cli` imports from here, and this module imports
+none of them.
 """
 
 from __future__ import annotations
@@ -62,7 +65,11 @@ def quiet_option() -> click.Option:
 
 
 def decorate(cmd: click.Command, path: str) -> None:
-    """Give ``cmd`` (and, for a group, its subcommands) ``--quiet`` and its help example."""
+    """Give ``cmd`` (and, for a group, its subcommands) ``--quiet`` and its help example.
+
+    ``path`` is the command path under the root ("" for the root, "bench run"); it is kept
+    on ``cmd`` so that :class:`~factorbench.cli.group.Group` can name commands added later."""
+    cmd._path = path
     if path in EXAMPLES and not cmd.epilog:
         cmd.epilog = "\b\nExample:\n  " + EXAMPLES[path]
     if isinstance(cmd, click.Group):
@@ -100,3 +107,14 @@ def enable_progress_lines(ctx: click.Context) -> None:
         logger.propagate = False
     quiet = (ctx.obj or {}).get("quiet")
     logger.setLevel(logging.WARNING if quiet or sys.stderr.isatty() else logging.INFO)
+
+
+def progress_enabled(ctx: click.Context) -> bool:
+    """Bars when stderr is a terminal; otherwise progress lines (:func:`enable_progress_lines`)."""
+    enable_progress_lines(ctx)
+    return not ctx.obj.get("quiet") and sys.stderr.isatty()
+
+
+def device_option(f):
+    return click.option("--device", default=None, metavar="cpu|cuda",
+                        help="Where to run (default: cuda if available, else cpu).")(f)
