@@ -65,11 +65,6 @@ FORBIDDEN_BETWEEN: Dict[Tuple[str, str], str] = {
 #: (importer, imported) -> why the rule-breaking import is still there. Remove an entry when its
 #: import goes; the stale-entry test fails until you do.
 ALLOWED_UPWARD: Dict[Tuple[str, str], str] = {
-    ("factorbench.evaluators.finetune", "factorbench.train"):
-        "the fine-tune / VAE-New evaluator trains two runs itself, under its own hash scheme beside "
-        "Cell.id; they are to become benchmark stages whose checkpoints the evaluator receives",
-    ("factorbench.evaluators.finetune", "factorbench.train.losslog"):
-        "reads the derived runs' loss logs (goes with the training when it becomes a stage)",
 }
 
 

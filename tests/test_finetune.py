@@ -1,4 +1,5 @@
-"""Fine-tuning (§4.4.2): starts from the source weights, reuses derived runs, ELBO by hand."""
+"""Fine-tuning (§4.4.2): starts from the source weights, reuses derived runs, ELBO by hand;
+the derived runs are a stage trained before the evaluator, which only loads them."""
 
 import math
 
@@ -11,7 +12,8 @@ from factorbench.data.convert import convert_dataset
 from factorbench.errors import FactorbenchError
 from factorbench.metrics.elbo import negative_elbo
 from factorbench.evaluators import EVALUATORS, EvalContext
-from factorbench.evaluators.finetune import FinetuneSettings, derived_model, derived_run
+from factorbench.models.derived import DerivedRun, FinetuneSettings, load_derived
+from factorbench.train.derived import derived_run, train_derived
 from factorbench.models.vae.config import VAEConfig
 from factorbench.train import TrainConfig, TrainRun, load_model, train
 from factorbench.models.checkpoint import TRAINER_FILE
@@ -32,6 +34,13 @@ def frozen_source(tmp_path_factory):
     """A source trained with lr = 0: its weights are its initialisation, and any fine-tune
     from it keeps them (Adam with lr 0 moves nothing), while a new run gets its own."""
     return _source(tmp_path_factory.mktemp("src") / "frozen", lr=0.0)
+
+
+def derived_model(source, target, settings, variant):
+    """The derived-run stage, then the load an evaluator does: (model, folder)."""
+    run = DerivedRun(variant, target, settings)
+    train_derived(source, [run])
+    return load_derived(source, run)
 
 
 def _params(model):
@@ -60,11 +69,12 @@ def test_finetune_moves_away_from_the_source_with_a_learning_rate(tmp_path):
 
 def test_derived_runs_are_reused_not_retrained(frozen_source):
     derived_model(frozen_source, "shapes-fb", SETTINGS, "vae-tune")
-    folder = derived_run(frozen_source, "shapes-fb", SETTINGS, "vae-tune").out
+    folder = derived_run(frozen_source, DerivedRun("vae-tune", "shapes-fb", SETTINGS)).out
     stamp = (folder / TRAINER_FILE).stat().st_mtime_ns
     derived_model(frozen_source, "shapes-fb", SETTINGS, "vae-tune")
     assert (folder / TRAINER_FILE).stat().st_mtime_ns == stamp
-    other = derived_run(frozen_source, "shapes-fb", FinetuneSettings(n_train=30, epochs=2, batch_size=10), "vae-tune")
+    other = derived_run(frozen_source, DerivedRun("vae-tune", "shapes-fb", FinetuneSettings(n_train=30, epochs=2,
+                                                                                             batch_size=10)))
     assert other.out != folder
 
 
@@ -79,7 +89,7 @@ def test_init_from_rejects_a_different_architecture_or_unfinished_source(tmp_pat
         train(run, progress=False)
     (tmp_path / "c").mkdir()
     with pytest.raises(FactorbenchError, match="not a checkpoint folder"):
-        derived_run(tmp_path / "c", "shapes-fb", SETTINGS, "vae-tune")
+        derived_run(tmp_path / "c", DerivedRun("vae-tune", "shapes-fb", SETTINGS))
 
 
 def test_convert_dataset_keeps_labels_and_drops_geometry():
@@ -121,9 +131,23 @@ def test_negative_elbo_known_values():
         negative_elbo(ConstantVAE("constant"), torch.zeros(1, 1, 3, 3))
 
 
+def test_the_finetune_evaluator_trains_nothing(tmp_path):
+    """Without the derived-run stage the evaluator refuses in one line and no run appears."""
+    source = _source(tmp_path / "untuned")
+    params = {"targets": ["shapes-fb"], "n_train": 20, "epochs": 2, "batch_size": 10, "n_test": 16}
+    ctx = EvalContext(load_model(source), None, None, checkpoint=source)
+    with pytest.raises(FactorbenchError, match="not trained"):
+        EVALUATORS.get("finetune")(ctx, **params)
+    assert not (source / "derived").exists()
+    runs = EVALUATORS.get("finetune").derived(params)
+    assert [(r.variant, r.target) for r in runs] == [("vae-tune", "shapes-fb"), ("vae-new", "shapes-fb")]
+
+
 def test_finetune_evaluator_reports_per_target_values_and_figures(tmp_path, frozen_source):
     ctx = EvalContext(load_model(frozen_source), None, None, figures=tmp_path / "fig", checkpoint=frozen_source)
-    values = EVALUATORS.get("finetune")(ctx, targets=["shapes-fb"], n_train=20, epochs=2, batch_size=10, n_test=16)
+    params = {"targets": ["shapes-fb"], "n_train": 20, "epochs": 2, "batch_size": 10, "n_test": 16}
+    train_derived(frozen_source, EVALUATORS.get("finetune").derived(params))  # the stage before the evaluator
+    values = EVALUATORS.get("finetune")(ctx, **params)
     by_name = {v.metric: v for v in values}
     assert set(by_name) == set(EVALUATORS.get("finetune").outputs) and all(v.target == "shapes-fb" for v in values)
     assert by_name["tune_gain_test_nelbo"].value == pytest.approx(

@@ -69,6 +69,11 @@ def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = Non
     shape = tuple(getattr(model, "image_shape", train.image_shape))
     if shape != tuple(train.image_shape):
         train, test = convert_dataset(train, shape), convert_dataset(test, shape)
+    runs = evaluator.derived(params)
+    if runs and checkpoint is not None:  # the derived-run stage (fine-tuning, §4.4.2): trained before, never by, the evaluator
+        from ..train.derived import train_derived
+
+        train_derived(checkpoint, runs, device=dev, progress=progress)
     ctx = EvalContext(model, train, test, device=dev, seed=seed, batch_size=batch_size, progress=progress,
                       figures=Path(figures) if figures else None, checkpoint=checkpoint)
     out = Results()

@@ -22,6 +22,7 @@ from ..data.convert import convert_dataset
 from ..evaluators import EVALUATORS, EvalContext
 from ..seeding import fixed_threads, stage_seed
 from ..train import TrainRun, train
+from ..train.derived import train_derived
 from ..models.checkpoint import is_finished, load_model
 from .run_options import RunOptions
 from .spec import BenchmarkSpec, Cell, DatasetSpec
@@ -96,6 +97,9 @@ def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missi
     model = load_model(folder, opts.device)
     ds = cell.dataset
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
+    for metric in missing:  # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it
+        params = preset.metric_params.get(metric, {})
+        train_derived(folder, EVALUATORS.get(metric).derived(params), device=opts.device, progress=opts.progress)
     for metric in missing:
         ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
                           batch_size=preset.eval_batch_size, progress=opts.progress,

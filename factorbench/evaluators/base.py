@@ -71,9 +71,19 @@ def targets_from(key: str) -> Callable[[Dict[str, Any]], List[Optional[str]]]:
     return targets
 
 
+def no_derived(params: Dict[str, Any]) -> list:
+    return []
+
+
 def register_evaluator(name: str, directions: Dict[str, str],
-                       targets: Callable[[Dict[str, Any]], List[Optional[str]]] = no_targets):
+                       targets: Callable[[Dict[str, Any]], List[Optional[str]]] = no_targets,
+                       derived: Callable[[Dict[str, Any]], list] = no_derived):
     """Register evaluator ``name``, producing the metric values named in ``directions``.
+
+    ``derived(params)`` lists the runs derived from the model's checkpoint that the
+    evaluator loads (:class:`factorbench.models.derived.DerivedRun`: fine-tuning, §4.4.2);
+    the benchmark runner and ``fb.evaluate`` train them before calling the evaluator, which
+    never trains.
 
     ``targets(params)`` lists the target datasets the evaluator reports each value for,
     given its parameters (see :attr:`MetricValue.target`); by default one value each, for
@@ -84,6 +94,7 @@ def register_evaluator(name: str, directions: Dict[str, str],
         DIRECTIONS.update(directions)
         fn.outputs = tuple(directions)
         fn.targets = targets
+        fn.derived = derived
         return EVALUATORS.register(name)(fn)
 
     return add

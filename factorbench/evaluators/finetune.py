@@ -5,15 +5,12 @@ The thesis takes 100 random CelebA images, fine-tunes the COCO VAE on them for 5
 ("VAE-Tune") and trains a new VAE with the same architecture on the same 100 images for
 50 epochs ("VAE-New"); it plots both ELBO curves per epoch and shows test reconstructions.
 
-Here both runs are ordinary checkpointed training runs (:mod:`factorbench.train`), derived
-from the source checkpoint and stored beneath it
-(``<source>/derived/<vae-tune|vae-new>-<target>-<hash>/``), so they are trained once and
-reused by every evaluator or benchmark that asks for the same settings. Both use the
-source's model config and the seed ``stage_seed(source seed, "finetune")`` (so they see the
-same data order and noise, and VAE-New's initialisation is not the source's); VAE-Tune starts from the source weights
-(:func:`~factorbench.train.trainer.init_from_checkpoint`, fresh Adam state), VAE-New from
-the ordinary seeded initialisation. Target images are converted to the source's input
-shape (:func:`~factorbench.data.convert.convert_dataset`).
+Here both runs are ordinary checkpointed training runs derived from the source checkpoint
+and stored beneath it (:mod:`factorbench.models.derived`). This evaluator does not train
+them: it declares them (``derived=``, :func:`derived_runs`) and the derived-run stage
+(:func:`factorbench.train.derived.train_derived`, run by the benchmark runner and by
+``fb.evaluate`` before the evaluator) trains them once; every evaluator or benchmark that
+asks for the same settings reuses them. The evaluator loads them and scores them.
 
 Evaluator ``finetune`` (one set of values per target dataset):
 
@@ -30,10 +27,6 @@ of the logged training loss over each epoch's steps: Fig 4.5) and
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, List
 
 import torch
@@ -45,69 +38,20 @@ from ..errors import FactorbenchError
 from ..figures.grids import image_rows_png
 from ..figures.plots import curves_png
 from ..fileio import atomic_write_text
-from ..seeding import stage_seed
-from ..train import TrainConfig, TrainRun, train
-from ..models.checkpoint import LOSSES_FILE, load_model, read_run_config
-from ..train.losslog import epoch_means
 from ..metrics.elbo import negative_elbo
+from ..models.checkpoint import LOSSES_FILE, epoch_means
+from ..models.derived import LABELS, VARIANTS, DerivedRun, FinetuneSettings, load_derived
 from .base import EvalContext, MetricValue, register_evaluator, targets_from
-
-#: the two runs of §4.4.2: name -> whether it starts from the source weights
-VARIANTS = {"vae-tune": True, "vae-new": False}
-#: their names in the thesis's figures
-LABELS = {"vae-tune": "VAE-Tune", "vae-new": "VAE-New"}
-
-
-@dataclass(frozen=True)
-class FinetuneSettings:
-    """The §4.4.2 protocol; defaults are the thesis's (100 images, 50 epochs)."""
-
-    #: target training images (drawn from the target's train split of this size)
-    n_train: int = 100
-    epochs: int = 50
-    #: the thesis does not say; 20 gives 5 steps per epoch on 100 images
-    batch_size: int = 20
-    #: target test images for the ELBO and the reconstructions
-    n_test: int = 500
-    #: generation seed of the target dataset's splits
-    dataset_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.n_train, self.epochs, self.batch_size, self.n_test) <= 0:
-            raise FactorbenchError("finetune: n_train, epochs, batch_size and n_test must be positive")
-        if self.batch_size > self.n_train:
-            raise FactorbenchError(f"finetune: batch_size {self.batch_size} exceeds n_train {self.n_train}")
-
-
-def derived_run(source: Path, target: str, settings: FinetuneSettings, variant: str) -> TrainRun:
-    """The training run of ``variant`` ("vae-tune" or "vae-new") on ``target``, derived from
-    the finished checkpoint ``source``."""
-    if variant not in VARIANTS:
-        raise FactorbenchError(f"unknown fine-tuning variant {variant!r}; variants: {', '.join(VARIANTS)}")
-    source = Path(source)
-    config = read_run_config(source)
-    trained_by = {k: v for k, v in dataclasses.asdict(settings).items() if k != "n_test"}  # n_test: evaluation only
-    key = {"target": target, "settings": trained_by, "variant": variant}
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    return TrainRun(
-        model=config["model"], model_config=config["model_config"], dataset=target,
-        out=source / "derived" / f"{variant}-{target}-{digest}", seed=stage_seed(int(config.get("seed", 0)), "finetune"),
-        train=TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size),
-        dataset_n=settings.n_train, dataset_seed=settings.dataset_seed,
-        init_from=source if VARIANTS[variant] else None, image_shape=config["image_shape"],
-    )
-
-
-def derived_model(source: Path, target: str, settings: FinetuneSettings, variant: str, device: str = "cpu",
-                  progress: bool = False):
-    """Train (or resume, or reuse) the derived run; returns (model in eval mode, its folder)."""
-    run = derived_run(source, target, settings, variant)
-    train(run, device=device, resume=True, progress=progress)
-    return load_model(run.out, device), Path(run.out)
 
 
 def settings_from_params(params: Dict[str, Any], where: str) -> FinetuneSettings:
     return config_from_dict(FinetuneSettings, params, where=where)
+
+
+def derived_runs(params: Dict[str, Any]) -> List[DerivedRun]:
+    """The runs the ``finetune`` evaluator loads: both variants on every target."""
+    settings = settings_from_params({k: v for k, v in params.items() if k != "targets"}, "finetune")
+    return [DerivedRun(variant, target, settings) for target in params.get("targets") or [] for variant in VARIANTS]
 
 
 def target_test_images(target: str, settings: FinetuneSettings, image_shape) -> torch.Tensor:
@@ -116,10 +60,10 @@ def target_test_images(target: str, settings: FinetuneSettings, image_shape) -> 
     return convert_images(test.images(), image_shape)
 
 
-
 @register_evaluator("finetune", {"vae_tune_test_nelbo": "lower", "vae_new_test_nelbo": "lower",
                                  "vae_tune_test_recon_mse": "lower", "vae_new_test_recon_mse": "lower",
-                                 "tune_gain_test_nelbo": "higher"}, targets=targets_from("targets"))
+                                 "tune_gain_test_nelbo": "higher"}, targets=targets_from("targets"),
+                    derived=derived_runs)
 def evaluate_finetune(ctx: EvalContext, targets: List[str], **settings) -> List[MetricValue]:
     """§4.4.2 on every dataset in ``targets``; ``settings`` are :class:`FinetuneSettings` fields."""
     if not targets:
@@ -136,8 +80,8 @@ def evaluate_finetune(ctx: EvalContext, targets: List[str], **settings) -> List[
 def _finetune_one(ctx: EvalContext, target: str, settings: FinetuneSettings) -> List[MetricValue]:
     models, folders, scores, curves = {}, {}, {}, {}
     for variant in VARIANTS:
-        models[variant], folders[variant] = derived_model(ctx.checkpoint, target, settings, variant, ctx.device,
-                                                          ctx.progress)
+        models[variant], folders[variant] = load_derived(ctx.checkpoint, DerivedRun(variant, target, settings),
+                                                         ctx.device)
         curves[variant] = epoch_means(folders[variant] / LOSSES_FILE, "loss")
     images = target_test_images(target, settings, ctx.model.image_shape)
     for variant, model in models.items():

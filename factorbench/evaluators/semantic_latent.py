@@ -27,7 +27,8 @@ from ..data import get_dataset
 from ..data.dataset import ArrayDataset
 from ..errors import FactorbenchError
 from .base import EvalContext, MetricValue, register_evaluator, targets_from
-from .finetune import derived_model, settings_from_params
+from ..models.derived import DerivedRun, load_derived
+from .finetune import settings_from_params
 from ..metrics.recon_classifier import fixed_classifier
 from ..metrics.semantic import DEFAULT_LAMBDAS, semantic_scores
 
@@ -44,7 +45,14 @@ def rows_subset(ds: ArrayDataset, start: int, stop: int, split: str) -> ArrayDat
 
 
 
-@register_evaluator("semantic_latent", SCORES, targets=targets_from("dataset"))
+def derived_runs(params: Dict[str, Any]) -> List[DerivedRun]:
+    """With ``finetune`` parameters, the VAE-Tune run on ``dataset`` that the evaluator scores."""
+    if params.get("finetune") is None:
+        return []
+    return [DerivedRun("vae-tune", params["dataset"], settings_from_params(params["finetune"], "semantic_latent.finetune"))]
+
+
+@register_evaluator("semantic_latent", SCORES, targets=targets_from("dataset"), derived=derived_runs)
 def evaluate_semantic_latent(ctx: EvalContext, dataset: str, attr_a: str, attr_b: str,
                              finetune: Optional[Dict[str, Any]] = None, n_train: int = 2000, n_test: int = 500,
                              dataset_seed: int = 0, test_from_train: bool = False, n_triplets: int = 200, n_mean: int = 500,
@@ -54,7 +62,7 @@ def evaluate_semantic_latent(ctx: EvalContext, dataset: str, attr_a: str, attr_b
         if ctx.checkpoint is None:
             raise FactorbenchError("semantic_latent with finetune needs the source model's checkpoint folder")
         settings = settings_from_params(finetune, "semantic_latent.finetune")
-        model, tuned_from = derived_model(ctx.checkpoint, dataset, settings, "vae-tune", ctx.device, ctx.progress)
+        model, tuned_from = load_derived(ctx.checkpoint, DerivedRun("vae-tune", dataset, settings), ctx.device)
     if test_from_train:  # disjoint rows of one train draw: train and test share a distribution
         pool = get_dataset(dataset, "train", n=n_train + n_test, seed=dataset_seed)
         train_ds, test_ds = rows_subset(pool, 0, n_train, "train"), rows_subset(pool, n_train, n_train + n_test, "test")

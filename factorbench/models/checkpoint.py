@@ -15,9 +15,10 @@ the consistent ``trainer.pt``. Every file is written atomically and loaded with
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import torch
 
@@ -106,3 +107,21 @@ def is_finished(folder: Path) -> bool:
     """Whether run folder ``folder`` holds a finished training (its trainer state says so)."""
     path = Path(folder) / TRAINER_FILE
     return path.exists() and bool(load_state(path).get("finished", False))
+
+
+def epoch_means(path: Path, column: str = "loss") -> List[float]:
+    """Mean of ``column`` of a run's loss log (``losses.csv``, written by
+    :mod:`factorbench.train.losslog`) over each epoch's steps, epochs in order (a per-epoch curve)."""
+    path = Path(path)
+    if not path.exists():
+        raise FactorbenchError(f"loss log {path} is missing")
+    sums: Dict[int, List[float]] = {}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or column not in reader.fieldnames or "epoch" not in reader.fieldnames:
+            raise FactorbenchError(f"loss log {path} has no {column!r} column")
+        for row in reader:
+            acc = sums.setdefault(int(row["epoch"]), [0.0, 0])
+            acc[0] += float(row[column])
+            acc[1] += 1
+    return [sums[e][0] / sums[e][1] for e in sorted(sums)]

@@ -6,7 +6,6 @@ import csv
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..errors import FactorbenchError
 from ..fileio import atomic_write_text
 
 
@@ -53,20 +52,3 @@ class LossLog:
 
 def _fmt(value) -> str:
     return repr(float(value)) if isinstance(value, float) else str(value)
-
-
-def epoch_means(path: Path, column: str = "loss") -> List[float]:
-    """Mean of ``column`` over each epoch's steps, epochs in order (a per-epoch curve)."""
-    path = Path(path)
-    if not path.exists():
-        raise FactorbenchError(f"loss log {path} is missing")
-    sums: Dict[int, List[float]] = {}
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None or column not in reader.fieldnames or "epoch" not in reader.fieldnames:
-            raise FactorbenchError(f"loss log {path} has no {column!r} column")
-        for row in reader:
-            acc = sums.setdefault(int(row["epoch"]), [0.0, 0])
-            acc[0] += float(row[column])
-            acc[1] += 1
-    return [sums[e][0] / sums[e][1] for e in sorted(sums)]
