@@ -199,3 +199,10 @@ def test_cell_id_hashes_the_resolved_model_config(tmp_path, monkeypatch):
     assert named == ids(BASE)
     changed = ids(BASE.replace("model = { latent_dim = 8 }", f"model = {{ latent_dim = 8, base_channels = {default + 1} }}"))
     assert changed != ids(BASE)
+    # the same spec after the model's default changed: new cells, not the old checkpoints
+    vae = MODELS.get("vae")
+    new_default = dataclasses.make_dataclass(vae.config_class.__name__, [
+        ("base_channels", int, dataclasses.field(default=default + 1))], bases=(vae.config_class,))
+    before = ids(BASE)
+    monkeypatch.setattr(vae, "config_class", new_default)
+    assert ids(BASE) == changed and ids(BASE) != before

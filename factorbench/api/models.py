@@ -56,6 +56,7 @@ def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = Non
     from ..data.convert import convert_dataset
     from ..device import resolve_device
     from ..evaluators import EVALUATORS, EvalContext
+    from ..evaluators.base import derived_runs
 
     dev = resolve_device(device)
     checkpoint = None
@@ -69,7 +70,7 @@ def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = Non
     shape = tuple(getattr(model, "image_shape", train.image_shape))
     if shape != tuple(train.image_shape):
         train, test = convert_dataset(train, shape), convert_dataset(test, shape)
-    runs = evaluator.derived(params)
+    runs = derived_runs(evaluator, params)
     if runs and checkpoint is not None:  # the derived-run stage (fine-tuning, §4.4.2): trained before, never by, the evaluator
         from ..train.derived import train_derived
 

@@ -20,6 +20,7 @@ from ..config import config_to_dict
 from ..data import get_dataset
 from ..data.convert import convert_dataset
 from ..evaluators import EVALUATORS, EvalContext
+from ..evaluators.base import derived_runs
 from ..seeding import fixed_threads, stage_seed
 from ..train import TrainRun, train
 from ..train.derived import train_derived
@@ -99,7 +100,7 @@ def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missi
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
     for metric in missing:  # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it
         params = preset.metric_params.get(metric, {})
-        train_derived(folder, EVALUATORS.get(metric).derived(params), device=opts.device, progress=opts.progress)
+        train_derived(folder, derived_runs(EVALUATORS.get(metric), params), device=opts.device, progress=opts.progress)
     for metric in missing:
         ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
                           batch_size=preset.eval_batch_size, progress=opts.progress,

@@ -100,6 +100,11 @@ def register_evaluator(name: str, directions: Dict[str, str],
     return add
 
 
+def derived_runs(evaluator: Callable, params: Dict[str, Any]) -> list:
+    """The derived runs ``evaluator`` loads under ``params`` (none for a plain function)."""
+    return getattr(evaluator, "derived", no_derived)(params)
+
+
 def metric_direction(metric: str) -> str:
     return DIRECTIONS.get(metric, "none")
 
