@@ -43,3 +43,20 @@ def test_readme_python_examples_run(capsys):
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) >= 8 and "fid" in printed[1] and "precision" in printed[1]
     assert printed[4] == "1.0"  # the AP of perfect boxes
+
+
+def test_readme_findings_table_is_the_generated_one():
+    """The README's findings table is `factorbench findings` over the committed CPU-preset
+    records (results/cpu/records), not typed by hand."""
+    from click.testing import CliRunner
+
+    from factorbench.cli import main
+
+    text = (ROOT / "README.md").read_text()
+    marker = "<!-- findings: factorbench findings --preset quick --results results/cpu -->\n"
+    shown = text.split(marker, 1)[1].split("\n<!-- /findings -->", 1)[0].strip()
+    result = CliRunner().invoke(main, ["findings", "--preset", "quick", "--results", str(ROOT / "results" / "cpu"),
+                                       "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert shown == result.output.strip()
+    assert "holds" in shown and shown.count("\n| ") >= 20
