@@ -108,8 +108,14 @@ def test_features_route_gives_zero_for_identical_sets():
     assert 0.0 <= frechet_distance(mu, sigma, mu, sigma, features1=feats, features2=feats) <= 1e-6
 
 
-def test_features_that_do_not_match_the_statistics_are_refused():
-    feats = np.random.default_rng(4).normal(size=(20, 8))
-    mu, sigma = feature_statistics(feats)
-    with pytest.raises(FactorbenchError, match="features1"):
-        frechet_distance(mu, sigma, mu, sigma, features1=feats[:, :4])
+def test_features_that_do_not_match_the_statistics_are_ignored():
+    """A statistics file carrying a subset of its features (or other features) must not
+    change the distance: it comes from the statistics then."""
+    rng = np.random.default_rng(4)
+    full = rng.normal(size=(300, 16)) @ rng.normal(size=(16, 16))
+    other = rng.normal(size=(40, 16)) * 2
+    (m1, s1), (m2, s2) = feature_statistics(full), feature_statistics(other)
+    expected = frechet_distance(m1, s1, m2, s2)
+    for subset in (full[:10], full[:, :8], np.full((10, 16), np.nan)):
+        assert frechet_distance(m1, s1, m2, s2, features1=subset, features2=other) == pytest.approx(expected, rel=1e-9)
+    assert frechet_distance(m1, s1, m1, s1, features1=full[:10], features2=full[:10]) <= 1e-6

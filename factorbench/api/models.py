@@ -1,7 +1,7 @@
 """``fb.load``, ``fb.evaluate`` and the ``fb.register_*`` decorators: models, registered
 evaluators and datasets from Python, and extending them without editing the package.
 
-``fb.evaluate`` runs any registered evaluator (``factorbench.metrics.EVALUATORS``: the
+``fb.evaluate`` runs any registered evaluator (``factorbench.evaluators.EVALUATORS``: the
 metrics a benchmark spec names, e.g. ``fid``, ``recon_mse``, ``sharpness``,
 ``linear_probe``) exactly as a benchmark cell does (:func:`factorbench.bench.cells.run_cell`):
 same context, same values and protocols, without writing records.
@@ -104,9 +104,9 @@ def register_dataset(name: str):
 
 def register_metric(name: str, directions: Union[str, Dict[str, str]] = "none"):
     """Decorator: register ``fn(ctx, **params)`` as evaluator ``name``. ``ctx`` is an
-    :class:`factorbench.metrics.EvalContext` (``ctx.model``, ``ctx.train``, ``ctx.test``,
+    :class:`factorbench.evaluators.EvalContext` (``ctx.model``, ``ctx.train``, ``ctx.test``,
     ``ctx.device``, ``ctx.seed``). ``fn`` may return a float (one value named ``name``), a
-    dict of name -> float, or a list of :class:`factorbench.metrics.MetricValue`.
+    dict of name -> float, or a list of :class:`factorbench.evaluators.MetricValue`.
     ``directions``: "lower" / "higher" / "none" for the one value, or a dict per value
     name (tables bold the best by it)."""
     from ..evaluators.base import MetricValue, register_evaluator

@@ -51,7 +51,7 @@ def settings_from_params(params: Dict[str, Any], where: str) -> FinetuneSettings
 def derived_runs(params: Dict[str, Any]) -> List[DerivedRun]:
     """The runs the ``finetune`` evaluator loads: both variants on every target."""
     settings = settings_from_params({k: v for k, v in params.items() if k != "targets"}, "finetune")
-    return [DerivedRun(variant, target, settings) for target in params.get("targets") or [] for variant in VARIANTS]
+    return [DerivedRun(variant, target, settings) for target in targets_from("targets")(params) for variant in VARIANTS]
 
 
 def target_test_images(target: str, settings: FinetuneSettings, image_shape) -> torch.Tensor:
@@ -72,7 +72,7 @@ def evaluate_finetune(ctx: EvalContext, targets: List[str], **settings) -> List[
         raise FactorbenchError("finetune needs the source model's checkpoint folder (run it through a benchmark)")
     config = settings_from_params(settings, "finetune")
     out: List[MetricValue] = []
-    for target in targets:
+    for target in targets_from("targets")({"targets": targets}):
         out += _finetune_one(ctx, target, config)
     return out
 

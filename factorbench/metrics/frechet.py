@@ -22,7 +22,7 @@ Statistics come from torch-fidelity's ``fid_features_to_statistics`` (mean and
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -51,12 +51,23 @@ def psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
 
 
-def _centred(features, mu: np.ndarray, where: str) -> np.ndarray:
-    """X = (F − μ)/√(n − 1), so that XᵀX is the ddof = 1 covariance of F."""
+def _centred(features, mu: np.ndarray, sigma: np.ndarray) -> Optional[np.ndarray]:
+    """X = (F − μ)/√(n − 1), so that XᵀX is the ddof = 1 covariance of F; None when the
+    features are not the ones the statistics were computed from (another count, mean or
+    trace, e.g. a statistics file carrying a subset of its features): the distance then
+    comes from the statistics alone."""
     feats = np.asarray(features, np.float64)
-    if feats.ndim != 2 or feats.shape[1] != mu.size or feats.shape[0] < 2:
-        raise FactorbenchError(f"{where}: features of shape {feats.shape} do not match statistics of dimension {mu.size}")
-    return (feats - feats.mean(axis=0)) / np.sqrt(feats.shape[0] - 1)
+    if feats.ndim != 2 or feats.shape[1] != mu.size or feats.shape[0] < 2 or not np.isfinite(feats).all():
+        return None
+    mean = feats.mean(axis=0)
+    scale = max(float(np.abs(mu).max()), 1e-12)
+    if float(np.abs(mean - mu).max()) > 1e-5 * scale:
+        return None
+    x = (feats - mean) / np.sqrt(feats.shape[0] - 1)
+    trace = float(np.trace(sigma))
+    if abs(float(np.sum(x * x)) - trace) > 1e-5 * max(trace, 1e-12):
+        return None
+    return x
 
 
 def _sqrt_eigvalsh_sum(m: np.ndarray) -> float:
@@ -64,18 +75,21 @@ def _sqrt_eigvalsh_sum(m: np.ndarray) -> float:
     return float(np.sqrt(np.clip(np.linalg.eigvalsh((m + m.T) / 2), 0.0, None)).sum())
 
 
-def cross_term(sigma1, sigma2, sqrt1=None, sqrt2=None, features1=None, features2=None) -> float:
+def cross_term(sigma1, sigma2, sqrt1=None, sqrt2=None, features1=None, features2=None, mu1=None, mu2=None) -> float:
     """tr (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}, by the cheapest exact route the inputs allow (module
     docstring): the (n₁, n₂) features product, the (n, n) product with the other side's
-    covariance, or the D × D square roots."""
-    dim, x1, x2 = sigma1.shape[0], features1, features2
-    if x1 is not None and x2 is not None and min(len(x1), len(x2)) < dim:
-        small, large = sorted((x1, x2), key=len)
-        return float(np.linalg.svd(small @ large.T, compute_uv=False).sum()) if len(large) <= dim \
-            else _sqrt_eigvalsh_sum(small @ (sigma2 if small is x1 else sigma1) @ small.T)
-    if x1 is not None and len(x1) < dim:
+    covariance, or the D × D square roots. Features are centred only for a side that has
+    fewer images than dimensions (and only if they match their statistics)."""
+    dim = sigma1.shape[0]
+    small1 = features1 is not None and len(features1) < dim
+    small2 = features2 is not None and len(features2) < dim
+    x1 = _centred(features1, mu1, sigma1) if small1 else None
+    x2 = _centred(features2, mu2, sigma2) if small2 else None
+    if x1 is not None and x2 is not None:
+        return float(np.linalg.svd(x1 @ x2.T, compute_uv=False).sum())
+    if x1 is not None and (x2 is None or len(x1) <= len(x2)):
         return _sqrt_eigvalsh_sum(x1 @ sigma2 @ x1.T)
-    if x2 is not None and len(x2) < dim:
+    if x2 is not None:
         return _sqrt_eigvalsh_sum(x2 @ sigma1 @ x2.T)
     a = psd_sqrt(sigma1) if sqrt1 is None else np.asarray(sqrt1, np.float64)
     b = psd_sqrt(sigma2) if sqrt2 is None else np.asarray(sqrt2, np.float64)
@@ -89,7 +103,8 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, sqrt1=None, sqrt2=None, features1
     (the cached reference statistics keep it), saving an eigendecomposition each.
     ``features1``/``features2`` may pass the (n, D) features the statistics were computed
     from; with fewer images than dimensions the cross term then comes from an n × n
-    problem instead (exact, module docstring)."""
+    problem instead (exact, module docstring); features that do not match their statistics
+    are ignored."""
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (mu1.size, mu1.size):
@@ -99,11 +114,9 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, sqrt1=None, sqrt2=None, features1
     for name, arr in (("mu", mu1), ("mu", mu2), ("sigma", sigma1), ("sigma", sigma2)):
         if not np.isfinite(arr).all():
             raise FactorbenchError(f"FID statistics contain NaN or inf ({name})")
-    x1 = None if features1 is None else _centred(features1, mu1, "features1")
-    x2 = None if features2 is None else _centred(features2, mu2, "features2")
     diff = mu1 - mu2
     trace1, trace2 = float(np.trace(sigma1)), float(np.trace(sigma2))
-    cross = cross_term(sigma1, sigma2, sqrt1, sqrt2, x1, x2)
+    cross = cross_term(sigma1, sigma2, sqrt1, sqrt2, features1, features2, mu1, mu2)
     value = float(diff @ diff) + trace1 + trace2 - 2.0 * cross
     scale = max(1.0, trace1 + trace2)
     if value < -1e-8 * scale:
