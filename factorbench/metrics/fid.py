@@ -58,7 +58,7 @@ from ..data.cache import cache_root, read_npz, write_npz
 from ..errors import FactorbenchError
 from ..fileio import atomic_write_bytes
 from ..versions import package_versions
-from .frechet import checked_covariance_root, feature_statistics, frechet_distance, psd_sqrt
+from .frechet import checked_covariance_root, feature_statistics, frechet_distance
 from .image_sources import Images
 from .inception import EXTRACTOR_NAME, INPUT_SIZE, WEIGHTS_SHA1, get_extractor
 
@@ -194,16 +194,11 @@ class Stats:
     n: Optional[int]
     features: Optional[np.ndarray] = None
     cache: str = "off"  # off | hit | miss
-    #: psd_sqrt(sigma) when known (computed on demand by :meth:`root`; the Fréchet distance
-    #: needs it only for a side with at least 2048 images and no other side's features)
+    #: psd_sqrt(sigma) when known (a statistics file's checked root); None: the Fréchet
+    #: distance computes it only if its D x D route needs it
     sigma_sqrt: Optional[np.ndarray] = None
     #: the protocol the statistics were computed under (:func:`side_protocol`); None: unknown
     protocol: Optional[Dict[str, Any]] = None
-
-    def root(self) -> np.ndarray:
-        if self.sigma_sqrt is None:
-            self.sigma_sqrt = psd_sqrt(self.sigma)
-        return self.sigma_sqrt
 
 
 def stats_cache_path(source: Dict[str, Any], mode: str, size: int, n: int, from_source: bool = False) -> Path:
