@@ -60,3 +60,16 @@ def test_train_writes_a_checkpoint_folder(tmp_path):
                                        "--set", "base_channels=4", "--out", str(out), "--device", "cpu"])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.pt", "trainer.pt", "losses.csv"}
+
+
+def test_train_takes_a_schedule_and_says_the_old_preset_option_was_renamed(tmp_path):
+    """Issue 16: "preset" means a spec's [presets.X] only; a model's epochs/batch size for
+    `factorbench train` is its schedule. The old spelling is refused in one line, with the new."""
+    old = CliRunner().invoke(main, ["--quiet", "train", "vae", "--dataset", "digits-rgb", "--preset", "ci",
+                                    "--out", str(tmp_path / "a")])
+    assert old.exit_code == 1
+    assert "--schedule ci" in old.output and not (tmp_path / "a").exists()
+    unknown = CliRunner().invoke(main, ["--quiet", "train", "vae", "--dataset", "digits-rgb", "--schedule", "huge",
+                                        "--out", str(tmp_path / "b")])
+    assert unknown.exit_code == 1
+    assert "no training schedule 'huge'; schedules: ci, quick, paper" in unknown.output

@@ -157,7 +157,7 @@ def test_train_converts_mnist_with_image_size(no_root):
     """MNIST as it comes (28x28) stops the conv backbone with a hint; --image-size 32 resizes it."""
     import json
 
-    args = ["--quiet", "train", "vae", "--dataset", "mnist", "--preset", "ci", "--n-train", "64", "--epochs", "1"]
+    args = ["--quiet", "train", "vae", "--dataset", "mnist", "--schedule", "ci", "--n-train", "64", "--epochs", "1"]
     refused = CliRunner().invoke(main, args + ["--out", str(no_root / "a")])
     assert refused.exit_code == 1 and "not a multiple of 16" in refused.output
     assert "--image-size 32" in refused.output and "\n" not in refused.output.strip()

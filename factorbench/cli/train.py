@@ -28,7 +28,10 @@ def _parse_sets(pairs: Tuple[str, ...]) -> dict:
 @click.command("train")
 @click.argument("model")
 @click.option("--dataset", required=True, help="Dataset name (see `factorbench datasets list`).")
-@click.option("--preset", default="quick", show_default=True, help="Training preset of the model (ci, quick, paper).")
+@click.option("--schedule", default="quick", show_default=True,
+              help="The model's training schedule: epochs and batch size (ci, quick, paper; see its train_schedules). "
+                   "Not a benchmark preset: those are [presets.X] of a spec, for `bench run --preset`.")
+@click.option("--preset", "old_preset", default=None, hidden=True)
 @click.option("--seed", default=0, show_default=True, help="Master seed.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Checkpoint folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
@@ -45,7 +48,7 @@ def _parse_sets(pairs: Tuple[str, ...]) -> dict:
                    "e.g. 32 for MNIST's 28x28 on the conv and resnet backbones.")
 @device_option
 @click.pass_context
-def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train,
+def train_cmd(ctx, model, dataset, schedule, old_preset, seed, out, resume, sets, epochs, batch_size, checkpoint_every, n_train,
               init_from, image_size, device):
     """Train MODEL on DATASET; checkpoints, config.json and losses.csv go to --out."""
     from ..config import config_from_dict
@@ -53,10 +56,14 @@ def train_cmd(ctx, model, dataset, preset, seed, out, resume, sets, epochs, batc
     from ..models import MODELS
     from ..train import TrainConfig, TrainRun, train
 
+    if old_preset is not None:
+        raise FactorbenchError(f"`factorbench train --preset` is now `--schedule` (a model's training schedule; "
+                               f"a preset is a benchmark spec's [presets.X]): use --schedule {old_preset}")
     cls = MODELS.get(model)
-    if preset not in cls.train_presets:
-        raise FactorbenchError(f"model {model} has no training preset {preset!r}; presets: {', '.join(cls.train_presets)}")
-    values = dict(cls.train_presets[preset])
+    if schedule not in cls.train_schedules:
+        raise FactorbenchError(f"model {model} has no training schedule {schedule!r}; schedules: "
+                               f"{', '.join(cls.train_schedules)}")
+    values = dict(cls.train_schedules[schedule])
     for key, value in (("epochs", epochs), ("batch_size", batch_size), ("checkpoint_every", checkpoint_every)):
         if value is not None:
             values[key] = value

@@ -45,8 +45,9 @@ class GenerativeModel(nn.Module):
 
     name = "abstract"
     config_class: type = object
-    #: training presets for ``factorbench train --preset``: name -> TrainConfig fields
-    train_presets: Mapping[str, Mapping[str, Any]] = {"quick": {"epochs": 5, "batch_size": 64}}
+    #: training schedules for ``factorbench train --schedule``: name -> TrainConfig fields (epochs, batch
+    #: size). Not benchmark presets: a spec's ``[presets.X]`` sets its cells' ``train`` table itself.
+    train_schedules: Mapping[str, Mapping[str, Any]] = {"quick": {"epochs": 5, "batch_size": 64}}
 
     def __init__(self, config: Any, image_shape: Sequence[int]):
         super().__init__()

@@ -58,7 +58,7 @@ NEEDS_MASK = ("bfvae needs each image's foreground mask (batch['mask'], shape (B
 @register_model("bfvae")
 class BFVAE(TwoCodeModel, GenerativeModel):
     config_class = BFVAEConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         "paper": {"epochs": 100, "batch_size": 64},  # §5.4.2: "we train the BFVAE ... for only 100 epochs"

@@ -43,7 +43,7 @@ def check_architecture(model_name: str, mine, theirs, fields=ARCHITECTURE) -> No
 class BFVAEImageEncoder(BFVAE):
     config_class = BFVAEImageEncoderConfig
     stage1_model = "bfvae"
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         "paper": {"epochs": 100, "batch_size": 64},  # §5.4.2: "the new encoder E'_f for only 100 epochs"

@@ -42,7 +42,7 @@ from .init import orthogonal_init_
 class BFVAELSRGAN(TwoCodeModel, GAN):
     config_class = BFVAELSRGANConfig
     stage1_model = "bfvae_ef"
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 20, "batch_size": 64},
         "paper": {"epochs": 600, "batch_size": 64},  # §5.4.2: "train the LSR-GAN for 600 epochs"

@@ -43,7 +43,7 @@ class DCGANGenerator(nn.Module):
 @register_model("dcgan")
 class DCGAN(GAN):
     config_class = DCGANConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         # the thesis gives no DCGAN schedule; batch 128 is Radford et al.'s

@@ -47,7 +47,7 @@ class LSRGAN(GAN):
     config_class = LSRGANConfig
     #: the model whose trained checkpoint is stage 1 (the trainer refuses to start without it)
     stage1_model = "vae"
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         "paper": {"epochs": 100, "batch_size": 64},

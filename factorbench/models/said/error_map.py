@@ -36,7 +36,7 @@ from .model import GlimpseModel, GlimpseState, GlimpseStep
 @register_model("error_map")
 class ErrorMapNetwork(GlimpseModel):
     config_class = ErrorMapConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         # the thesis trains its Chapter 6 models for 200 epochs (§6.4); GPU: see model.py

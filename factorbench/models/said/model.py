@@ -345,7 +345,7 @@ class GlimpseModel(GenerativeModel):
 @register_model("said")
 class SAID(GlimpseModel):
     config_class = SAIDConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         # §6.4: "We train our model for 200 epochs"; on a GPU grid_sample's backward is not

@@ -20,7 +20,7 @@ from .config import SNGANConfig
 @register_model("sngan")
 class SNGAN(GAN):
     config_class = SNGANConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         # §5.4.2 trains LSR-GAN, whose architecture this SNGAN shares, for 600 epochs

@@ -110,7 +110,7 @@ class BackgroundVAE(nn.Module):
 @register_model("space")
 class SPACE(CellObjectModel, GenerativeModel):
     config_class = SPACEConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 1, "batch_size": 16},
         "quick": {"epochs": 10, "batch_size": 16},
         # the thesis gives no schedule; the code trains with batch 16 for up to 1e6 steps;

@@ -112,7 +112,7 @@ def count_prior_kl(pres_logits: torch.Tensor, pres_sample: torch.Tensor, log_rho
 @register_model("spair")
 class SPAIR(CellObjectModel, GenerativeModel):
     config_class = SPAIRConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 1, "batch_size": 32},
         "quick": {"epochs": 10, "batch_size": 32},
         # the thesis gives no schedule; the code trains with batch 32 for up to 3e5 steps

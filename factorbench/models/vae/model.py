@@ -26,7 +26,7 @@ from .config import VAEConfig
 @register_model("vae")
 class VAE(GenerativeModel):
     config_class = VAEConfig
-    train_presets = {
+    train_schedules = {
         "ci": {"epochs": 2, "batch_size": 64},
         "quick": {"epochs": 10, "batch_size": 64},
         # §5.4.1 trains BFVAE (whose VAEs are this network) for 100 epochs
