@@ -201,3 +201,25 @@ def test_streaming_fid_equals_fid_to_1e9_relative(metrics_and_calls, images):
         mixed.update(real[:2], real=True)
     with pytest.raises(FactorbenchError, match="earlier ones were"):
         mixed.update(real[:2, :, :16, :16], real=False)
+
+
+def test_evaluator_params_reach_an_evaluator_that_shares_a_name_with_evaluate():
+    """fb.evaluate's own n_test sizes the split; an evaluator's n_test goes in evaluator_params."""
+    from factorbench.evaluators import EVALUATORS
+    from factorbench.models import MODELS
+
+    seen = {}
+
+    @fb.register_metric("test_api_shared_names")
+    def shared(ctx, n_test=99, dataset="none"):
+        seen.update(n_test=n_test, dataset=dataset, split=len(ctx.test))
+        return 0.0
+
+    try:
+        vae = MODELS.get("vae")
+        model = vae(vae.config_class(latent_dim=4, base_channels=4), (3, 32, 32))
+        fb.evaluate(model, "test_api_shared_names", dataset="digits-rgb", n_train=8, n_test=6,
+                    evaluator_params={"n_test": 3, "dataset": "shapes-fb"}, device="cpu")
+        assert seen == {"n_test": 3, "dataset": "shapes-fb", "split": 6}
+    finally:
+        EVALUATORS._items.pop("test_api_shared_names", None)

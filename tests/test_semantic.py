@@ -310,3 +310,14 @@ def test_untrained_vae_on_shapes_runs_end_to_end(tmp_path):
         assert 0.0 <= res[key] <= 1.0
     assert res["n_triplets"] == 8 and len(res["figures"]) == 3
     assert _png_size(tmp_path / "interpolation.png")[1] == PAD + 2 * (32 * FIGURE_SCALE + PAD)
+
+
+def test_semantic_latent_with_finetune_but_no_dataset_is_one_line():
+    """Its derived run is named in the driver before any job: a missing key is a clear
+    error there, not a KeyError."""
+    from factorbench.errors import FactorbenchError
+    from factorbench.evaluators.semantic_latent import derived_runs
+
+    with pytest.raises(FactorbenchError, match='semantic_latent needs dataset = "<name>"'):
+        derived_runs({"finetune": {"n_train": 10}, "attr_a": "shape", "attr_b": "bg_colour"})
+    assert derived_runs({"dataset": "shapes-fb"}) == []

@@ -47,12 +47,16 @@ def _splits(dataset: Optional[str], checkpoint: Optional[Path], n_train: Optiona
 def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = None, n_train: Optional[int] = None,
              n_test: Optional[int] = None, dataset_seed: Optional[int] = None, seed: int = 0,
              device: Optional[str] = None, batch_size: int = 256, figures: Optional[Union[str, Path]] = None,
-             progress: bool = False, **params) -> Results:
+             progress: bool = False, evaluator_params: Optional[Dict[str, Any]] = None, **params) -> Results:
     """Run registered evaluator ``metric`` on a model (a :class:`GenerativeModel` or a
     checkpoint folder) and ``dataset``'s train/test splits (default for a checkpoint: the
     dataset it was trained on). ``params`` are the evaluator's (as in a spec's
-    ``[metric_params]``). Returns :class:`Results` keyed by value name (``name@target``
-    for values about another dataset), each value as a benchmark record stores it."""
+    ``[metric_params]``); a parameter whose name is also one of this function's
+    (semantic_latent's ``dataset``, ``n_train``, ``n_test``, ``dataset_seed``; finetune's
+    ``n_train``, ...) goes in ``evaluator_params``, e.g.
+    ``fb.evaluate(run, "semantic_latent", evaluator_params={"dataset": "shapes-fb", "n_train": 2000}, ...)``.
+    Returns :class:`Results` keyed by value name (``name@target`` for values about another
+    dataset), each value as a benchmark record stores it."""
     from ..data.convert import convert_dataset
     from ..device import resolve_device
     from ..evaluators import EVALUATORS, EvalContext
@@ -66,6 +70,7 @@ def evaluate(model_or_checkpoint: Any, metric: str, dataset: Optional[str] = Non
     else:
         model = model_or_checkpoint.to(dev).eval()
     evaluator = EVALUATORS.get(metric)
+    params = {**params, **(evaluator_params or {})}
     train, test = _splits(dataset, checkpoint, n_train, n_test, dataset_seed)
     shape = tuple(getattr(model, "image_shape", train.image_shape))
     if shape != tuple(train.image_shape):

@@ -49,6 +49,9 @@ def derived_runs(params: Dict[str, Any]) -> List[DerivedRun]:
     """With ``finetune`` parameters, the VAE-Tune run on ``dataset`` that the evaluator scores."""
     if params.get("finetune") is None:
         return []
+    if "dataset" not in params:
+        raise FactorbenchError("semantic_latent needs dataset = \"<name>\": the dataset whose attributes it "
+                               "scores (and that its finetune run trains on)")
     return [DerivedRun("vae-tune", params["dataset"], settings_from_params(params["finetune"], "semantic_latent.finetune"))]
 
 

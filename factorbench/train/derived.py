@@ -37,10 +37,11 @@ def derived_run(source: Path, run: DerivedRun) -> TrainRun:
 
 
 def train_derived(source: Path, runs: Iterable[DerivedRun], device: str = "cpu", progress: bool = False) -> List[Path]:
-    """Train (or resume, or reuse) each derived run of ``source``; returns their folders."""
+    """Train (or resume, or reuse) each derived run of ``source``; returns their folders. A
+    run another process is training is waited for (then found finished), as a cell's is."""
     folders = []
     for run in runs:
         spec = derived_run(source, run)
-        train(spec, device=device, resume=True, progress=progress)
+        train(spec, device=device, resume=True, progress=progress, wait=None)
         folders.append(Path(spec.out))
     return folders
