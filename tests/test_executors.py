@@ -35,13 +35,13 @@ def spec():
     return load_spec(SPEC)
 
 
-def options(root, **executor):
-    return RunOptions("ci", root / "runs", root / "results", SEEDS, "cpu", False, **executor)
+def options(root, spec_name=SPEC, **executor):
+    return RunOptions(load_spec(spec_name).preset("ci"), root / "runs", root / "results", SEEDS, "cpu", False, **executor)
 
 
 def tables(spec, results):
     """(markdown without its caption line, csv) of the table built from the stored records."""
-    table = build_table(spec, "ci", read_records(results, spec.name, "ci"), show_thesis=False)
+    table = build_table(spec, spec.preset("ci"), read_records(results, spec.name, "ci"), show_thesis=False)
     markdown = [line for line in render_markdown(table).splitlines() if line != table.caption]
     return "\n".join(markdown), render_csv(table)
 
@@ -164,7 +164,7 @@ def test_stage1_cells_train_once_before_their_users_and_a_failure_blocks_them(tm
     lsr = load_spec("lsr_gan_beta")
     cells = lsr.cells("ci", 1)
     vaes = [c for c in cells if c.model == "vae"]
-    assert [sorted(c.id for c in wave) for wave in stage1_waves(cells, options(tmp_path))] == [
+    assert [sorted(c.id for c in wave) for wave in stage1_waves(cells, options(tmp_path, "lsr_gan_beta"))] == [
         sorted(c.id for c in vaes)]
     calls = []
 
@@ -175,7 +175,7 @@ def test_stage1_cells_train_once_before_their_users_and_a_failure_blocks_them(tm
         return None
 
     monkeypatch.setattr(executors, "execute_job", fake)
-    report = run_jobs(lsr, cells + cells, options(tmp_path))  # repeated cells run once
+    report = run_jobs(lsr, cells + cells, options(tmp_path, "lsr_gan_beta"))  # repeated cells run once
     assert sorted(calls[:2]) == [("vae", 0.5, True), ("vae", 4.0, True)]
     assert sorted(calls[2:]) == [("lsr_gan", 0.5, False), ("vae", 0.5, False)]
     status = {(r.cell.model, r.cell.grid["beta"]): (r.status, r.error) for r in report.results}
@@ -194,3 +194,42 @@ def test_executor_options_are_checked(spec, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     with pytest.raises(FactorbenchError, match=r"pip install 'factorbench\[ray\]'"):
         run_jobs(spec, cells, options(tmp_path), executor="ray")
+
+
+def test_options_carry_the_resolved_preset_of_the_spec_they_run(spec, tmp_path):
+    """Issue 16: the resolved PresetSpec travels, not its name; options built from one
+    spec's preset cannot run another spec's cells with the wrong settings."""
+    with pytest.raises(TypeError, match=r"spec.preset\('ci'\)"):
+        RunOptions("ci", tmp_path / "runs", tmp_path / "results")
+    lsr = load_spec("lsr_gan_beta")
+    with pytest.raises(FactorbenchError, match="another benchmark, not of lsr_gan_beta"):
+        run_jobs(lsr, lsr.cells("ci", 1), options(tmp_path))
+    assert spec.preset("ci").name == "ci" and lsr.preset("quick").name == "quick"
+
+
+def test_derived_runs_are_jobs_of_their_own_after_their_source_and_a_failure_fails_the_cell(tmp_path, monkeypatch):
+    """vae_transfer: the fine-tuning runs (VAE-Tune, VAE-New on shapes-fb; §4.4.2) and
+    semantic_latent's fine-tuned VAE are derived runs. Each is a job, scheduled after its
+    source cell is trained and before any evaluation; a stand-in records the jobs and fails
+    seed 1's VAE-New."""
+    spec = load_spec("vae_transfer")
+    cells = spec.cells("ci", 2)
+    calls = []
+
+    def fake(job, splits=None):
+        run = job.derived
+        calls.append((job.cell.seed, "derived" if run else ("train" if job.train_only else "evaluate"),
+                      None if run is None else (run.variant, run.target)))
+        if run is not None and job.cell.seed == 1 and run.variant == "vae-new":
+            return "RuntimeError: diverged", None
+        return None
+
+    monkeypatch.setattr(executors, "execute_job", fake)
+    report = run_jobs(spec, cells, options(tmp_path, "vae_transfer"))
+    kinds = [kind for _, kind, _ in calls]
+    assert kinds == ["train"] * 2 + ["derived"] * 6 + ["evaluate"]
+    assert sorted(run for seed, kind, run in calls if kind == "derived" and seed == 0) == [
+        ("vae-new", "shapes-fb"), ("vae-tune", "shapes-fb"), ("vae-tune", "shapes-fb")]  # finetune's two, semantic's one
+    status = {r.cell.seed: (r.status, r.error) for r in report.results}
+    assert status[0] == ("done", None)
+    assert status[1] == ("failed", "its derived run vae-new on shapes-fb failed: RuntimeError: diverged")

@@ -70,13 +70,13 @@ def test_external_rows_are_evaluated_recorded_and_tabled(tmp_path):
     spec = write_spec(tmp_path)
     write_folder(tmp_path / "samples" / "shapes-fb", 51)
     write_folder(tmp_path / "samples" / "shapes-fb-black", 102)
-    opts = RunOptions(preset="ci", workdir=tmp_path / "work", results=tmp_path / "results", progress=False)
+    opts = RunOptions(preset=spec.preset("ci"), workdir=tmp_path / "work", results=tmp_path / "results", progress=False)
     assert evaluate_external(spec, opts) == 2
     assert evaluate_external(spec, opts) == 0  # recorded: not evaluated again
-    records = records_of_spec(spec, "ci", read_records(opts.results, spec.name, "ci"))
+    records = records_of_spec(spec, spec.preset("ci"), read_records(opts.results, spec.name, "ci"))
     assert {(r["model"], r["grid"]["dataset"], round(r["value"], 3)) for r in records} == {
         ("finegan", "shapes-fb", 0.2), ("finegan", "shapes-fb-black", 0.4)}
-    md = render_markdown(build_table(spec, "ci", records, show_thesis=False))
+    md = render_markdown(build_table(spec, spec.preset("ci"), records, show_thesis=False))
     header = next(line for line in md.splitlines() if line.startswith("| model"))
     assert "mean_sample_pixel shapes-fb |" in header and "mean_sample_pixel shapes-fb-black |" in header
     assert "| finegan | 0.200 | 0.400 |" in md

@@ -55,6 +55,15 @@ def test_unknown_keys_and_presets_are_errors(tmp_path):
         load_spec("nope")
     with pytest.raises(FactorbenchError, match="has no preset 'paper'"):
         load_spec(write(tmp_path, BASE)).cells("paper")
+    with pytest.raises(FactorbenchError, match="'name' is not a preset setting"):
+        load_spec(write(tmp_path, BASE.replace("seeds = 1", "seeds = 1\n    name = \"fast\"")))
+
+
+def test_a_resolved_preset_knows_its_name_and_expands_like_its_name(tmp_path):
+    spec = load_spec(write(tmp_path, BASE))
+    quick = spec.preset("quick")
+    assert quick.name == "quick" and spec.preset("ci").name == "ci"
+    assert [c.id for c in spec.cells(quick, seeds=2)] == [c.id for c in spec.cells("quick", seeds=2)]
 
 
 def test_every_shipped_spec_loads_and_expands():

@@ -61,7 +61,7 @@ def test_aggregate_hand_computed():
 
 
 def test_markdown_bolds_best_by_direction_and_marks_missing(spec):
-    md = render_markdown(build_table(spec, "ci", records(), show_thesis=False))
+    md = render_markdown(build_table(spec, spec.preset("ci"), records(), show_thesis=False))
     lines = [l for l in md.splitlines() if l.startswith("|")]
     assert lines[0] == "| β | MSE | probe_linear_test_acc (%) |"
     assert lines[2] == "| 0.5 | **2.00 ± 1.00** | 60.00 ± 14.14 (2/3 seeds) |"  # lower MSE is better
@@ -70,25 +70,25 @@ def test_markdown_bolds_best_by_direction_and_marks_missing(spec):
     complete = [r for r in records() if r["metric"] == "probe_linear_test_acc"]
     complete += [rec("vae", 1.0, "probe_linear_test_acc", s, 0.9) for s in (1, 2)]
     complete += [rec("vae", 0.5, "probe_linear_test_acc", 2, 0.6)]
-    md_complete = render_markdown(build_table(spec, "ci", complete, show_thesis=False))
+    md_complete = render_markdown(build_table(spec, spec.preset("ci"), complete, show_thesis=False))
     assert "| 1.0 | — | **90.00 ± 0.00** |" in md_complete  # higher accuracy is better
     assert "over 3 seed(s) (0, 1, 2)" in md and "recon_mse: a test metric." in md
 
 
 def test_stderr_spread(spec):
     spec.table.spread = "stderr"
-    md = render_markdown(build_table(spec, "ci", records(), show_thesis=False))
+    md = render_markdown(build_table(spec, spec.preset("ci"), records(), show_thesis=False))
     assert "**2.00 ± 0.58**" in md and "standard error" in md
 
 
 def test_missing_cell_is_a_dash(spec):
     recs = records() + [rec("vae", 2.0, "recon_mse", 0, 5.0)]
-    md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
+    md = render_markdown(build_table(spec, spec.preset("ci"), recs, show_thesis=False))
     assert "| 2.0 | 5.00 (1/3 seeds) | — |" in md
 
 
 def test_thesis_numbers_beside_ours(spec):
-    table = build_table(spec, "ci", records(), show_thesis=True)
+    table = build_table(spec, spec.preset("ci"), records(), show_thesis=True)
     md = render_markdown(table)
     header = [l for l in md.splitlines() if l.startswith("|")][0]
     # the thesis measured Table 3.1 on CIFAR-10 at paper scale; this is a toy set in ci
@@ -108,7 +108,7 @@ def test_thesis_column_says_when_data_and_scale_are_the_thesis_own():
 
 
 def test_latex_escapes_and_bolds(spec):
-    tex = render_latex(build_table(spec, "ci", records(), show_thesis=False))
+    tex = render_latex(build_table(spec, spec.preset("ci"), records(), show_thesis=False))
     assert r"\textbf{2.00 $\pm$ 1.00}" in tex
     assert r"probe\_linear\_test\_acc (\%)" in tex
     assert tex.count(r"\\") >= 3
@@ -119,7 +119,7 @@ def test_fid_protocol_is_printed_in_the_caption(spec):
                                                                 "at 32x32; Inception sha1 a16e4d89c0ec"})
             for s, v in enumerate([40.0, 42.0])]
     spec.table.columns = ["fid_saved"]
-    md = render_markdown(build_table(spec, "ci", recs, show_thesis=False))
+    md = render_markdown(build_table(spec, spec.preset("ci"), recs, show_thesis=False))
     assert "fid_saved: FID, saved mode: 8 fake / 8 real images at 32x32; Inception sha1 a16e4d89c0ec." in md
     assert "**41.00 ± 1.41**" in md  # lower FID is better, and the only row is the best
 
@@ -164,7 +164,7 @@ def test_collapse_replaces_the_numbers_and_rows_can_be_models(tmp_path):
         for seed, flag in enumerate(flags):
             recs.append({**rec(model, None, "recon_mse", seed, value + seed), "grid": {}})
             recs.append({**rec(model, None, "collapsed", seed, float(flag)), "grid": {}})
-    table = build_table(spec, "ci", recs, show_thesis=False)
+    table = build_table(spec, spec.preset("ci"), recs, show_thesis=False)
     assert table.rows == ["vae", "lsr_gan"]
     md = render_markdown(table)
     assert "| vae | **50.50 ± 0.71** |" in md and "| lsr_gan | collapse |" in md
@@ -178,10 +178,10 @@ def test_tables_show_only_the_current_cells_of_the_spec():
     cell = spec.cells("ci")[0]
     current = {**rec("vae", cell.grid["beta"], "recon_mse", cell.seed, 1.0), "cell": cell.id}
     stale = {**rec("vae", cell.grid["beta"], "recon_mse", cell.seed, 9.0), "cell": "0123456789ab"}
-    assert records_of_spec(spec, "ci", [current, stale]) == [current]
+    assert records_of_spec(spec, spec.preset("ci"), [current, stale]) == [current]
     seed5 = spec.cells("ci", seeds=6)[5]
     later = {**rec("vae", seed5.grid["beta"], "recon_mse", 5, 2.0), "cell": seed5.id}
-    assert records_of_spec(spec, "ci", [current, later]) == [current, later]  # --seeds N runs count
+    assert records_of_spec(spec, spec.preset("ci"), [current, later]) == [current, later]  # --seeds N runs count
 
 
 # --------------------------------------------------------------------------- NaN and bad records (issue 18, items 6, 9)
@@ -190,7 +190,7 @@ def test_nan_value_is_shown_and_the_seed_count_is_true(spec):
     recs = [rec("vae", 0.5, "recon_mse", s, v) for s, v in enumerate([1.0, float("nan"), 3.0])]
     recs += [rec("vae", 1.0, "recon_mse", s, v) for s, v in enumerate([5.0, 6.0, 7.0])]
     recs += [rec("vae", 2.0, "recon_mse", s, None) for s in range(3)]  # null: could not be computed
-    table = build_table(spec, "ci", recs, show_thesis=False)
+    table = build_table(spec, spec.preset("ci"), recs, show_thesis=False)
     md = render_markdown(table)
     # before: "| 0.5 | **2.00 ± 1.41** |", bold and as if complete, caption "over 3 seed(s)"
     assert "| 0.5 | 2.00 ± 1.41 (2/3 seeds; 1 NaN) | — |" in md
@@ -205,7 +205,7 @@ def test_nan_value_is_shown_and_the_seed_count_is_true(spec):
 
 def test_record_value_that_is_not_a_number_is_one_line(spec):
     with pytest.raises(Exception, match=r"value must be a number, found 'x'") as excinfo:
-        build_table(spec, "ci", [rec("vae", 0.5, "recon_mse", 0, "x")], show_thesis=False)
+        build_table(spec, spec.preset("ci"), [rec("vae", 0.5, "recon_mse", 0, "x")], show_thesis=False)
     assert "\n" not in str(excinfo.value)
 
 

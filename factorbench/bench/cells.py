@@ -24,7 +24,9 @@ from ..evaluators.base import derived_runs
 from ..seeding import fixed_threads, stage_seed
 from ..train import TrainRun, train
 from ..train.derived import train_derived
+from ..errors import FactorbenchError
 from ..models.checkpoint import is_finished, load_model
+from ..models.derived import DerivedRun
 from .run_options import RunOptions
 from .spec import BenchmarkSpec, Cell, DatasetSpec
 from .store import has_record, make_record, write_record
@@ -36,14 +38,14 @@ def checkpoint_dir(workdir: Path, cell: Cell) -> Path:
 
 def figures_dir(opts: RunOptions, spec: BenchmarkSpec, cell: Cell) -> Path:
     """Where a cell's evaluators write their figures: ``<results>/figures/<bench>/<preset>/<model>-<cell id>/``."""
-    return Path(opts.results) / "figures" / spec.name / opts.preset / f"{cell.model}-{cell.id}"
+    return Path(opts.results) / "figures" / spec.name / opts.preset.name / f"{cell.model}-{cell.id}"
 
 
 def has_records(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, metric: str) -> bool:
     """Whether every value of evaluator ``metric`` (each output, each target) is recorded."""
     evaluator = EVALUATORS.get(metric)
-    targets = evaluator.targets(spec.preset(opts.preset).metric_params.get(metric, {}))
-    return all(has_record(opts.results, spec.name, opts.preset, cell.id, out, target)
+    targets = evaluator.targets(opts.preset.metric_params.get(metric, {}))
+    return all(has_record(opts.results, spec.name, opts.preset.name, cell.id, out, target)
                for out in evaluator.outputs for target in targets)
 
 
@@ -75,6 +77,31 @@ def load_splits(ds: DatasetSpec, memo: Dict[tuple, tuple]) -> tuple:
     return memo[key]
 
 
+def cell_derived_runs(spec: BenchmarkSpec, cell: Cell, opts: RunOptions) -> List[DerivedRun]:
+    """The derived runs (fine-tuning, VAE-New; §4.4.2) that the cell's unrecorded metrics
+    load and that are not trained yet, each once, in metric order."""
+    runs: List[DerivedRun] = []
+    source = checkpoint_dir(opts.workdir, cell)
+    for metric in opts.preset.metrics_for(cell.model):
+        if has_records(spec, cell, opts, metric):
+            continue
+        for run in derived_runs(EVALUATORS.get(metric), opts.preset.metric_params.get(metric, {})):
+            if run not in runs and not is_finished(run.folder(source)):
+                runs.append(run)
+    return runs
+
+
+def train_derived_run(cell: Cell, run: DerivedRun, opts: RunOptions) -> Path:
+    """The derived-run job: train (or resume) ``run`` from the cell's finished checkpoint,
+    on the cell's fixed thread count in deterministic mode, as :func:`run_cell` would."""
+    source = checkpoint_dir(opts.workdir, cell)
+    if not is_finished(source):
+        raise FactorbenchError(f"the derived run {run.variant} on {run.target} needs the finished checkpoint "
+                               f"{source}, which is not trained")
+    with fixed_threads(cell.train.deterministic):
+        return train_derived(source, [run], device=opts.device, progress=opts.progress)[0]
+
+
 def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional[Dict[tuple, tuple]] = None) -> None:
     """Train (or resume) the cell's model, then evaluate each metric not yet recorded.
 
@@ -83,7 +110,7 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
     a fixed torch thread count (:func:`~factorbench.seeding.fixed_threads`), the same in this
     process, a pool worker or a Ray worker, and each record's protocol states it
     (``torch_threads``; ``None``: not fixed)."""
-    preset = spec.preset(opts.preset)
+    preset = opts.preset
     missing = [m for m in preset.metrics_for(cell.model) if not has_records(spec, cell, opts, m)]
     if not missing:
         return
@@ -93,12 +120,14 @@ def run_cell(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, splits: Optional
 
 def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missing: List[str],
                         splits: Optional[Dict[tuple, tuple]], threads: Optional[int]) -> None:
-    preset = spec.preset(opts.preset)
+    preset = opts.preset
     folder = train_cell(cell, opts)
     model = load_model(folder, opts.device)
     ds = cell.dataset
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
-    for metric in missing:  # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it
+    # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it; the
+    # executors schedule these as jobs of their own first, so here they are normally trained
+    for metric in missing:
         params = preset.metric_params.get(metric, {})
         train_derived(folder, derived_runs(EVALUATORS.get(metric), params), device=opts.device, progress=opts.progress)
     for metric in missing:
@@ -107,7 +136,7 @@ def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missi
                           figures=figures_dir(opts, spec, cell), checkpoint=folder)
         for value in EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {})):
             write_record(opts.results, make_record(
-                benchmark=spec.name, preset=opts.preset, cell_id=cell.id, metric=value.metric, value=value.value,
+                benchmark=spec.name, preset=opts.preset.name, cell_id=cell.id, metric=value.metric, value=value.value,
                 model=cell.model, dataset=dataclasses.asdict(ds), hparams=config_to_dict(model.config),
                 train=cell.train.key(), grid=cell.grid, seed=cell.seed,
                 protocol={**value.protocol, "torch_threads": threads},

@@ -22,6 +22,13 @@ stage-1 cells are trained first, each once (deduplicated by id), deepest first, 
 then are all cells run; a cell whose stage 1 failed fails with that error without being
 dispatched. Cells with equal ids are run once.
 
+Derived runs (fine-tuning a cell's model on a target, or its architecture from scratch:
+VAE-Tune and VAE-New of §4.4.2) are jobs of their own, like stage-1 cells: once the
+stage-1 waves are done, the cells that need derived runs are trained (training only), then
+every missing derived run is one job of a wave, so a pool or Ray trains them in parallel,
+and only then are the cells evaluated. A cell one of whose derived runs failed fails with
+that error without its evaluation being dispatched.
+
 Storage. Checkpoints, datasets and records travel *by path*: a worker reads and writes the
 folders named in :class:`~.run_options.RunOptions` (``workdir`` for checkpoints, ``results``
 for records and figures) and ``$FACTORBENCH_DATA`` / ``$FACTORBENCH_CACHE`` for datasets,
@@ -60,7 +67,8 @@ from tqdm.auto import tqdm
 
 from ..errors import FactorbenchError
 from ..models.checkpoint import is_finished
-from .cells import checkpoint_dir, has_records, run_cell, train_cell
+from ..models.derived import DerivedRun
+from .cells import cell_derived_runs, checkpoint_dir, has_records, run_cell, train_cell, train_derived_run
 from .run_options import RunOptions
 from .spec import BenchmarkSpec, Cell
 
@@ -129,12 +137,14 @@ class GridReport:
 # ---------------------------------------------------------------------------- jobs
 @dataclass
 class Job:
-    """One unit of work: run ``cell`` (train, evaluate, write records), or only train it."""
+    """One unit of work: run ``cell`` (train, evaluate, write records), or only train it, or
+    train one of its derived runs (``derived``) from its finished checkpoint."""
 
     spec: BenchmarkSpec
     cell: Cell
     opts: RunOptions
     train_only: bool = False
+    derived: Optional[DerivedRun] = None
     #: FACTORBENCH_* variables of the driver, set in the worker (None: run in this process)
     env: Optional[Dict[str, str]] = None
     #: torch threads in the worker (None: leave as is)
@@ -167,7 +177,9 @@ def execute_job(job: Job, splits: Optional[Dict[tuple, tuple]] = None) -> Option
 
             torch.set_num_threads(job.threads)
         opts = dataclasses.replace(job.opts, device=resolve_device(job.opts.device))
-        if job.train_only:
+        if job.derived is not None:
+            train_derived_run(job.cell, job.derived, opts)
+        elif job.train_only:
             train_cell(job.cell, opts)
         else:
             run_cell(job.spec, job.cell, opts, _WORKER_SPLITS if splits is None else splits)
@@ -363,7 +375,7 @@ def unique_cells(cells: List[Cell]) -> List[Cell]:
 
 def is_complete(spec: BenchmarkSpec, cell: Cell, opts: RunOptions) -> bool:
     """Whether every record of the cell exists (then it is skipped)."""
-    return all(has_records(spec, cell, opts, m) for m in spec.preset(opts.preset).metrics_for(cell.model))
+    return all(has_records(spec, cell, opts, m) for m in opts.preset.metrics_for(cell.model))
 
 
 def ancestors(cell: Cell) -> List[Cell]:
@@ -406,33 +418,76 @@ def run_jobs(spec: BenchmarkSpec, cells: List[Cell], opts: RunOptions, executor:
 
     Never raises for a failing cell: its error is in the returned report."""
     check_executor(executor, jobs, address, cpus_per_job, gpus_per_job)
+    if spec.presets.get(opts.preset.name) != opts.preset:
+        raise FactorbenchError(f"the options carry preset {opts.preset.name!r} of another benchmark, not of "
+                               f"{spec.name}: build them with {spec.name}'s spec.preset(name)")
     opts = absolute(opts)
     cells = unique_cells(cells)
     results = {c.id: CellResult(c, "skipped") for c in cells if is_complete(spec, c, opts)}
     pending = [c for c in cells if c.id not in results]
     waves = stage1_waves(pending, opts)
+    derived = derived_jobs(spec, pending, opts)
+    in_waves = {c.id for wave in waves for c in wave}
+    sources = [c for c in pending if c.id in derived and c.id not in in_waves
+               and not is_finished(checkpoint_dir(opts.workdir, c))]
     if pending:
         in_process = executor == "local" and jobs == 1
         remote_opts = opts if in_process else dataclasses.replace(opts, progress=False)
         env = None if in_process else worker_env()
         threads = None if in_process else max(1, int(cpus_per_job))
 
-        def job(cell: Cell, train_only: bool) -> Job:
-            return Job(spec, cell, remote_opts, train_only, env, threads)
+        def job(cell: Cell, train_only: bool, run: Optional[DerivedRun] = None) -> Job:
+            return Job(spec, cell, remote_opts, train_only, derived=run, env=env, threads=threads)
 
-        progress = Progress(sum(map(len, waves)) + len(pending), f"{spec.name} [{opts.preset}]", opts.progress,
-                            len(results))
+        total = sum(map(len, waves)) + len(sources) + sum(map(len, derived.values())) + len(pending)
+        progress = Progress(total, f"{spec.name} [{opts.preset.name}]", opts.progress, len(results))
         backend = make_backend(executor, jobs, address, cpus_per_job, gpus_per_job)
         try:
             failed: Dict[str, Outcome] = {}
-            for wave in waves:  # stage-1 cells first, deepest stage first, training only
-                run_wave(backend, wave, True, job, failed, progress)
+            for wave in waves + [sources]:  # stage-1 cells first, deepest stage first, then the
+                run_wave(backend, wave, True, job, failed, progress)  # sources of derived runs: training only
+            run_derived_wave(backend, pending, derived, job, failed, progress)
             for cell, outcome in run_wave(backend, pending, False, job, failed, progress):
                 results[cell.id] = CellResult(cell, "done") if outcome is None else CellResult(cell, "failed", *outcome)
         finally:
             backend.close()
             progress.close()
-    return GridReport(spec.name, opts.preset, [results[c.id] for c in cells])
+    return GridReport(spec.name, opts.preset.name, [results[c.id] for c in cells])
+
+
+def derived_jobs(spec: BenchmarkSpec, cells: List[Cell], opts: RunOptions) -> Dict[str, List[DerivedRun]]:
+    """Cell id -> the derived runs its evaluators need that are not trained yet (fine-tuning
+    and VAE-New, §4.4.2). A cell whose metric parameters cannot even name them gets none
+    here: its own job then fails with that error (the driver never raises for a cell)."""
+    out = {}
+    for cell in cells:
+        try:
+            runs = cell_derived_runs(spec, cell, opts)
+        except Exception:  # reported by the cell's job, like any other error of the cell
+            runs = []
+        if runs:
+            out[cell.id] = runs
+    return out
+
+
+def run_derived_wave(backend, cells: List[Cell], derived: Dict[str, List[DerivedRun]],
+                     job: Callable[..., Job], failed: Dict[str, Outcome], progress: Progress) -> None:
+    """Train every derived run at once, one job each (their sources are trained by then). A
+    cell one of whose derived runs failed is added to ``failed`` with that error, so its
+    evaluation job is not dispatched; a cell whose source failed sends none."""
+    jobs = []
+    for cell in cells:
+        runs = derived.get(cell.id, [])
+        if blocked_by(cell, failed) is not None:
+            for _ in runs:
+                progress.finish(failed=True)
+            continue
+        jobs += [job(cell, False, run) for run in runs]
+    for j, outcome in backend.run(jobs, progress.set_running):
+        progress.finish(failed=outcome is not None)
+        if outcome is not None and j.cell.id not in failed:
+            error, tb = outcome
+            failed[j.cell.id] = (f"its derived run {j.derived.variant} on {j.derived.target} failed: {error}", tb)
 
 
 def run_wave(backend, cells: List[Cell], train_only: bool, job: Callable[[Cell, bool], Job],

@@ -57,12 +57,12 @@ class FolderSamples:
 
 def has_external_records(spec: BenchmarkSpec, row: ExternalRow, opts: RunOptions, metric: str) -> bool:
     evaluator = EVALUATORS.get(metric)
-    return all(has_record(opts.results, spec.name, opts.preset, row.id, out) for out in evaluator.outputs)
+    return all(has_record(opts.results, spec.name, opts.preset.name, row.id, out) for out in evaluator.outputs)
 
 
 def evaluate_external(spec: BenchmarkSpec, opts: RunOptions, splits: Optional[Dict[tuple, tuple]] = None) -> int:
     """Evaluate every external row's metrics not yet recorded; returns how many ran."""
-    preset = spec.preset(opts.preset)
+    preset = opts.preset
     splits = {} if splits is None else splits
     ran = 0
     for row in spec.external_rows(opts.preset):
@@ -77,7 +77,7 @@ def evaluate_external(spec: BenchmarkSpec, opts: RunOptions, splits: Optional[Di
                 values = EVALUATORS.get(metric)(ctx, **preset.metric_params.get(metric, {}))
             for value in values:
                 write_record(opts.results, make_record(
-                    benchmark=spec.name, preset=opts.preset, cell_id=row.id, metric=value.metric, value=value.value,
+                    benchmark=spec.name, preset=preset.name, cell_id=row.id, metric=value.metric, value=value.value,
                     model=row.name, dataset=dataclasses.asdict(row.dataset), hparams={"folder": str(row.folder)},
                     train={}, grid=row.grid, seed=0, protocol={**value.protocol, "torch_threads": threads}, checkpoint=None,
                     target=value.target,

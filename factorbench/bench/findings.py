@@ -424,7 +424,7 @@ def records_for(benchmark: str, preset: str, results: Path) -> Optional[List[Dic
     spec = load_spec(benchmark)
     if preset not in spec.presets:
         return None
-    return records_of_spec(spec, preset, read_records(results, spec.name, preset))
+    return records_of_spec(spec, spec.preset(preset), read_records(results, spec.name, preset))
 
 
 def check_findings(findings: Sequence[Finding], preset: str, results: Path) -> List[FindingResult]:

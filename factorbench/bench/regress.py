@@ -245,9 +245,9 @@ def run_regress(names, base_dir: Path, workdir: Optional[Path], device: str, pro
             spec = load_spec(name)
             if "ci" not in spec.presets:
                 raise FactorbenchError(f"benchmark {name} has no ci preset to regress")
-            opts = RunOptions("ci", root, Path(tmp) / "results", None, device, progress)
+            opts = RunOptions(spec.preset("ci"), root, Path(tmp) / "results", None, device, progress)
             run_benchmark(spec, opts)
-            records = records_of_spec(spec, "ci", read_records(opts.results, spec.name, "ci"))
+            records = records_of_spec(spec, opts.preset, read_records(opts.results, spec.name, "ci"))
             if update:
                 write_baseline(path, make_baseline(spec, records))
                 written.append(path)

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .spec import PresetSpec
+
 
 @dataclass
 class RunOptions:
-    preset: str
+    #: the resolved preset (``spec.preset(name)``), not its name: everything below the
+    #: command reads its settings from here and files records under ``preset.name``
+    preset: PresetSpec
     workdir: Path
     results: Path
     seeds: Optional[int] = None
@@ -28,3 +32,8 @@ class RunOptions:
     #: resources each job asks for (Ray); locally, cpus_per_job is the torch threads of a pool worker
     cpus_per_job: float = 1
     gpus_per_job: float = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.preset, PresetSpec):
+            raise TypeError(f"RunOptions.preset is the resolved PresetSpec (spec.preset({self.preset!r})), "
+                            f"not {type(self.preset).__name__}")

@@ -15,7 +15,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from ..config import config_from_dict
 from ..errors import FactorbenchError
@@ -76,6 +76,9 @@ class PresetSpec:
     #: named variants of a registered model, usable in ``models`` like a model (ablations,
     #: Table 6.3): name -> { model = "<registered model>", <config key> = value, ... }
     variants: Dict[str, Dict[str, Any]] = field(default_factory=dict)
+    #: the preset's name (its ``[presets.<name>]`` table; set by :func:`load_spec`, not in the
+    #: TOML): records, tables and figures are filed under it
+    name: str = ""
 
     def registered(self, model: str) -> str:
         """The registered model behind ``model`` (itself unless it is a variant)."""
@@ -186,13 +189,19 @@ class BenchmarkSpec:
     description: str = ""
 
     def preset(self, name: str) -> PresetSpec:
+        """The resolved preset called ``name``: looked up once where a command starts, then
+        passed on as it is (RunOptions.preset, the tables, the report)."""
         if name not in self.presets:
             raise FactorbenchError(f"benchmark {self.name} has no preset {name!r}; presets: {', '.join(self.presets)}")
         return self.presets[name]
 
-    def cells(self, preset: str, seeds: Optional[int] = None) -> List[Cell]:
-        p = self.preset(preset)
-        where = f"{self.name}.{preset}"
+    def _resolved(self, preset: Union[PresetSpec, str]) -> PresetSpec:
+        return preset if isinstance(preset, PresetSpec) else self.preset(preset)
+
+    def cells(self, preset: Union[PresetSpec, str], seeds: Optional[int] = None) -> List[Cell]:
+        """The preset's cells (``preset``: the resolved PresetSpec, or its name)."""
+        p = self._resolved(preset)
+        where = f"{self.name}.{p.name}"
         dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{where}.dataset")
         for model, stage1 in p.pretrain.items():
             if model not in p.models and model not in p.pretrain.values():
@@ -207,7 +216,7 @@ class BenchmarkSpec:
         keys = sorted(p.grid)
         for key in keys:
             if not isinstance(p.grid[key], list) or not p.grid[key]:
-                raise FactorbenchError(f"{self.name}.{preset}.grid.{key} must be a non-empty list")
+                raise FactorbenchError(f"{where}.grid.{key} must be a non-empty list")
         combos = [dict(zip(keys, values)) for values in itertools.product(*(p.grid[k] for k in keys))]
         n_seeds = p.seeds if seeds is None else seeds
         if n_seeds <= 0:
@@ -227,16 +236,16 @@ class BenchmarkSpec:
 
         return [cell(model, combo, seed) for model in p.models for combo in combos for seed in range(n_seeds)]
 
-    def external_rows(self, preset: str) -> List[ExternalRow]:
+    def external_rows(self, preset: Union[PresetSpec, str]) -> List[ExternalRow]:
         """The preset's external rows, one per (name, dataset of the grid)."""
-        p = self.preset(preset)
-        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{self.name}.{preset}.dataset")
+        p = self._resolved(preset)
+        dataset = config_from_dict(DatasetSpec, p.dataset, where=f"{self.name}.{p.name}.dataset")
         values = p.grid.get(DATASET_KEY)
         combos = [{DATASET_KEY: v} for v in values] if values else [{}]
         rows = []
         for name, template in p.external.items():
             if name in p.models:
-                raise FactorbenchError(f"{self.name}.{preset}.external: {name!r} is also a trained model of the preset")
+                raise FactorbenchError(f"{self.name}.{p.name}.external: {name!r} is also a trained model of the preset")
             for combo in combos:
                 ds = cell_dataset(dataset, combo)
                 rows.append(ExternalRow(name, Path(str(template).replace("{dataset}", ds.name)), ds, combo))
@@ -329,10 +338,14 @@ def load_spec(name_or_path: str) -> BenchmarkSpec:
     bad = sorted(set(raw["presets"]) - set(PRESETS))
     if bad:
         raise FactorbenchError(f"{path}: unknown preset(s) {', '.join(bad)}; presets are {', '.join(PRESETS)}")
-    presets = {
-        name: config_from_dict(PresetSpec, _merge(raw["base"], raw["presets"][name]), where=f"{path.name} preset {name}")
-        for name in PRESETS if name in raw["presets"]
-    }
+    presets = {}
+    for name in PRESETS:
+        if name in raw["presets"]:
+            merged = _merge(raw["base"], raw["presets"][name])
+            if "name" in merged:
+                raise FactorbenchError(f"{path.name} preset {name}: 'name' is not a preset setting (a preset is "
+                                       "named by its [presets.<name>] table)")
+            presets[name] = config_from_dict(PresetSpec, {**merged, "name": name}, where=f"{path.name} preset {name}")
     table = config_from_dict(TableSpec, raw["table"], where=f"{path.name} table")
     spec = BenchmarkSpec(raw["name"], raw["title"], path, presets, table, raw.get("description", ""))
     check_spec(spec)

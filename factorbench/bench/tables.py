@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import FactorbenchError
 from ..evaluators import metric_direction
-from .spec import BenchmarkSpec, TableSpec
+from .spec import BenchmarkSpec, PresetSpec, TableSpec
 from .store import record_row
 from .thesis import thesis_entry, thesis_label, thesis_numbers
 
@@ -118,13 +118,12 @@ class Table:
         return flag is not None and flag["mean"] >= 0.5
 
 
-def preset_columns(spec: BenchmarkSpec, preset: str, recorded=()) -> List[str]:
+def preset_columns(spec: BenchmarkSpec, p: PresetSpec, recorded=()) -> List[str]:
     """The table's columns that some evaluator of this preset produces or that have records:
     a column only another preset's metric fills (vae_beta_sweep's classifier, off in ci) is
     left out rather than shown empty; a column the preset should fill but did not stays, as "—"."""
     from ..evaluators import EVALUATORS
 
-    p = spec.preset(preset)
     names = set(p.metrics) | set(p.external_metrics if p.external else ())
     for model in list(p.models):
         names |= set(p.metrics_for(model))
@@ -132,10 +131,10 @@ def preset_columns(spec: BenchmarkSpec, preset: str, recorded=()) -> List[str]:
     return [c for c in spec.table.columns if c in produced or c in set(recorded)]
 
 
-def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
+def build_table(spec: BenchmarkSpec, preset: PresetSpec, records: List[Dict[str, Any]], show_thesis: bool) -> Table:
     t: TableSpec = spec.table
     stats = aggregate(records, t.rows, t.column_groups)
-    models = spec.preset(preset).models + list(spec.preset(preset).external)
+    models = preset.models + list(preset.external)
     by_model = t.rows == "model"
     if by_model:  # rows are the models, in the spec's order; one column per metric
         rows = [m for m in models if m in set(stats["row"])]
@@ -156,11 +155,11 @@ def build_table(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]],
                         thesis_entry(thesis, r, group if group != "" else None, metric) if by_model else
                         thesis_entry(thesis, model, r, metric))) is not None}
                 columns.append(col)
-    external = set(spec.preset(preset).external)
+    external = set(preset.external)
     trained_seeds = len({r["seed"] for r in records if r["model"] not in external})
     expected = {m: (len({r["seed"] for r in records if r["model"] == m}) if m in external else trained_seeds)
                 for m in set(stats["model"])}
-    label = thesis_label(t.thesis, preset, {r["dataset"]["name"] for r in records})
+    label = thesis_label(t.thesis, preset.name, {r["dataset"]["name"] for r in records})
     return Table(spec.title, _caption(spec, preset, records, stats), t.row_label or t.rows, rows, columns, stats,
                  t.spread, t.bold, t.collapse, label, expected)
 
@@ -169,7 +168,7 @@ def _sort_key(v):
     return (0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v))
 
 
-def _caption(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], stats: pd.DataFrame) -> str:
+def _caption(spec: BenchmarkSpec, preset: PresetSpec, records: List[Dict[str, Any]], stats: pd.DataFrame) -> str:
     seeds = sorted({r["seed"] for r in records})
     ds = dict(records[0]["dataset"])
     if spec.table.column_groups:  # one dataset per column group: name them all
@@ -182,7 +181,7 @@ def _caption(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], st
     spread = "standard deviation" if spec.table.spread == "std" else "standard error"
     parts = [
         f"{spec.table.caption or spec.title}.",
-        f"Preset {preset}; {'source ' if spec.table.rows == 'target' else ''}dataset {ds['name']} (train n={ds['n_train'] or 'default'}, test n={ds['n_test'] or 'default'}).",
+        f"Preset {preset.name}; {'source ' if spec.table.rows == 'target' else ''}dataset {ds['name']} (train n={ds['n_train'] or 'default'}, test n={ds['n_test'] or 'default'}).",
         f"Mean ± {spread} over {len(seeds)} seed(s) ({', '.join(map(str, seeds))})"
         + ("; best per column in bold." if spec.table.bold else "."),
     ]

@@ -67,14 +67,14 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
     s = load_spec(spec)
     # on Ray, each worker picks cuda when its node gave it a GPU (the driver may have none)
     dev = "auto" if executor == "ray" and device is None else resolve_device(device)
-    opts = RunOptions(preset, Path(workdir) if workdir else default_workdir(),
+    opts = RunOptions(s.preset(preset), Path(workdir) if workdir else default_workdir(),
                       Path(results) if results else default_results_dir(), seeds, dev,
                       progress_enabled(ctx), executor=executor, jobs=jobs, address=address,
                       cpus_per_job=cpus_per_job, gpus_per_job=gpus_per_job)
     report = run_grid(s, opts)
     show = (preset == "paper") if thesis is None else thesis
     try:
-        paths = write_tables(s, preset, opts.results, show_thesis=show)
+        paths = write_tables(s, opts.preset, opts.results, show_thesis=show)
     except FactorbenchError:
         if not report.failed:
             raise
@@ -83,7 +83,7 @@ def bench_run(ctx, spec, preset, seeds, workdir, results, thesis, device, execut
         from ..bench.output import records_of_spec
         from ..bench.store import read_records
 
-        print_records(records_of_spec(s, preset, read_records(opts.results, s.name, preset)))
+        print_records(records_of_spec(s, opts.preset, read_records(opts.results, s.name, preset)))
     if paths:
         if not as_json:
             click.echo(paths["md"].read_text())

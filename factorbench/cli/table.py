@@ -27,9 +27,10 @@ def table_cmd(spec, preset, fmt, results, thesis, as_json):
     s = load_spec(spec)
     show = (preset == "paper") if thesis is None else thesis
     folder = Path(results) if results else default_results_dir()
-    paths = write_tables(s, preset, folder, formats=[fmt], show_thesis=show)
+    p = s.preset(preset)
+    paths = write_tables(s, p, folder, formats=[fmt], show_thesis=show)
     if as_json:
-        print_records(records_of_spec(s, preset, read_records(folder, s.name, preset)))
+        print_records(records_of_spec(s, p, read_records(folder, s.name, preset)))
         return
     click.echo(paths[fmt].read_text())
     if fmt == "md":

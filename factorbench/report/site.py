@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..bench.findings import check_findings, load_findings, select
 from ..bench.output import records_of_spec
-from ..bench.spec import BenchmarkSpec, load_spec
+from ..bench.spec import BenchmarkSpec, PresetSpec, load_spec
 from ..bench.store import read_records
 from ..bench.tables import aggregate, build_table, table_cells
 from ..errors import FactorbenchError
@@ -131,13 +131,13 @@ def fid_plot(records: List[Dict[str, Any]], folder: Path, rel: str) -> List[str]
                                                 "and dataset (thesis §5.4.2).")]
 
 
-def evaluator_figures(spec: BenchmarkSpec, preset: str, records: List[Dict[str, Any]], results: Path, folder: Path,
+def evaluator_figures(spec: BenchmarkSpec, preset: PresetSpec, records: List[Dict[str, Any]], results: Path, folder: Path,
                       rel: str) -> List[str]:
     out = []
     for cell_id, c in sorted(_cells_of(records).items(), key=lambda kv: (kv[1]["model"], _grid_label(kv[1]["grid"]))):
         if c["seed"] != 0:
             continue
-        src = Path(results) / "figures" / spec.name / preset / f"{c['model']}-{cell_id}"
+        src = Path(results) / "figures" / spec.name / preset.name / f"{c['model']}-{cell_id}"
         if not src.is_dir():
             continue
         for png in sorted(src.glob("*.png")):
@@ -148,12 +148,12 @@ def evaluator_figures(spec: BenchmarkSpec, preset: str, records: List[Dict[str, 
     return out
 
 
-def benchmark_page(spec: BenchmarkSpec, preset: str, results: Path, out: Path, findings) -> Dict[str, Any]:
-    records = records_of_spec(spec, preset, read_records(results, spec.name, preset))
+def benchmark_page(spec: BenchmarkSpec, preset: PresetSpec, results: Path, out: Path, findings) -> Dict[str, Any]:
+    records = records_of_spec(spec, preset, read_records(results, spec.name, preset.name))
     nav = [("index", "index.html")]
     if not records:
-        body = [f"<p>No records for preset {html.escape(preset)} in {html.escape(str(results))}: run "
-                f"<code>factorbench bench run {html.escape(spec.name)} --preset {html.escape(preset)}</code>.</p>"]
+        body = [f"<p>No records for preset {html.escape(preset.name)} in {html.escape(str(results))}: run "
+                f"<code>factorbench bench run {html.escape(spec.name)} --preset {html.escape(preset.name)}</code>.</p>"]
         atomic_write_text(out / f"{spec.name}.html", html.page(spec.title, body, nav))
         return {"name": spec.name, "title": spec.title, "records": 0}
     table = build_table(spec, preset, records, show_thesis=bool(spec.table.thesis))
@@ -161,7 +161,7 @@ def benchmark_page(spec: BenchmarkSpec, preset: str, results: Path, out: Path, f
     body = [html.section("Table", [html.table(table_cells(table), table.caption, css_id="results-table")])]
     mine = select(findings, [spec.name])
     if mine:
-        body.append(html.section("Findings", [html.findings_table(check_findings(mine, preset, results))]))
+        body.append(html.section("Findings", [html.findings_table(check_findings(mine, preset.name, results))]))
     plots = (loss_plots(spec, records, plots_dir, f"{spec.name}/plots")
              + metric_plots(spec, records, plots_dir, f"{spec.name}/plots")
              + fid_plot(records, plots_dir, f"{spec.name}/plots"))
@@ -177,7 +177,7 @@ def benchmark_page(spec: BenchmarkSpec, preset: str, results: Path, out: Path, f
     figs = evaluator_figures(spec, preset, records, results, figs_dir, f"{spec.name}/figures")
     if figs:
         body.append(html.section("Figures (seed 0 of each model and grid point)", figs))
-    atomic_write_text(out / f"{spec.name}.html", html.page(f"{spec.title} [{preset}]", body, nav))
+    atomic_write_text(out / f"{spec.name}.html", html.page(f"{spec.title} [{preset.name}]", body, nav))
     return {"name": spec.name, "title": spec.title, "records": len(records),
             "seeds": len({r["seed"] for r in records})}
 
@@ -194,7 +194,7 @@ def build_report(spec_names: Sequence[str], preset: str, results: Path, out: Pat
         raise FactorbenchError(f"no benchmark has a {preset} preset")
     out = Path(out)
     findings = load_findings(findings_path)
-    pages = [benchmark_page(s, preset, Path(results), out, findings) for s in specs]
+    pages = [benchmark_page(s, s.preset(preset), Path(results), out, findings) for s in specs]
     rows = [(f'<a href="{html.escape(p["name"])}.html">{html.escape(p["name"])}</a>', html.escape(p["title"]),
              str(p["records"]), str(p.get("seeds", 0))) for p in pages]
     index_rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
