@@ -125,11 +125,9 @@ def _train_and_evaluate(spec: BenchmarkSpec, cell: Cell, opts: RunOptions, missi
     model = load_model(folder, opts.device)
     ds = cell.dataset
     train_ds, test_ds = load_splits(ds, {} if splits is None else splits)
-    # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it; the
-    # executors schedule these as jobs of their own first, so here they are normally trained
-    for metric in missing:
-        params = preset.metric_params.get(metric, {})
-        train_derived(folder, derived_runs(EVALUATORS.get(metric), params), device=opts.device, progress=opts.progress)
+    # the derived-run stage (fine-tuning, §4.4.2) before the evaluators that load it: the
+    # executors train these as jobs of their own first, so here there is normally none left
+    train_derived(folder, cell_derived_runs(spec, cell, opts), device=opts.device, progress=opts.progress)
     for metric in missing:
         ctx = EvalContext(model, train_ds, test_ds, device=opts.device, seed=stage_seed(cell.seed, f"eval/{metric}"),
                           batch_size=preset.eval_batch_size, progress=opts.progress,

@@ -247,7 +247,7 @@ def run_regress(names, base_dir: Path, workdir: Optional[Path], device: str, pro
                 raise FactorbenchError(f"benchmark {name} has no ci preset to regress")
             opts = RunOptions(spec.preset("ci"), root, Path(tmp) / "results", None, device, progress)
             run_benchmark(spec, opts)
-            records = records_of_spec(spec, opts.preset, read_records(opts.results, spec.name, "ci"))
+            records = records_of_spec(spec, opts.preset, read_records(opts.results, spec.name, opts.preset.name))
             if update:
                 write_baseline(path, make_baseline(spec, records))
                 written.append(path)
